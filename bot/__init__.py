@@ -1,0 +1,1 @@
+"""Kestrel: a small, headless crypto trading daemon."""

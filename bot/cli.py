@@ -1,0 +1,119 @@
+"""`kestrel` commands. Every user error ends in one line on stderr and exit code 2; nothing is
+created or changed before the config and the strategy have been checked."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from loguru import logger
+
+from bot.config import Config, load_config
+from bot.errors import KestrelError
+from bot.logs import setup_logging
+from bot.strategy.base import Strategy
+from bot.strategy.loader import load_strategy, scan
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _version() -> str:
+    try:
+        return version("kestrel")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kestrel", description="A small, headless crypto trading daemon.")
+    parser.add_argument("--version", action="version", version=f"kestrel {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=Path("config.json"),
+            metavar="PATH",
+            help="config file (default: ./config.json)",
+        )
+        return p
+
+    command("trade", "run the trading daemon until SIGTERM or Ctrl-C")
+    command("status", "open trades, wallet and last tick, read from the database (works while the daemon runs)")
+    trades = command("trades", "recent trades, newest first")
+    trades.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    command("check-config", "validate the config and load the strategy, then exit")
+    command("list-strategies", "list the strategy classes found in strategy_path")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KestrelError as e:
+        print(f"kestrel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config, warnings = load_config(args.config)
+    if args.command == "list-strategies":
+        return _list_strategies(config)
+    if args.command == "status":
+        from bot.report import print_status
+
+        return asyncio.run(print_status(config))
+    if args.command == "trades":
+        if args.limit < 1:
+            print("kestrel: --limit: must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        from bot.report import print_trades
+
+        return asyncio.run(print_trades(config, args.limit))
+    strategy = load_strategy(config.strategy_path, config.strategy, config.model_dump(mode="json"))
+    for warning in warnings:
+        print(f"kestrel: warning: {warning}", file=sys.stderr)
+    if args.command == "check-config":
+        print(
+            f"{args.config}: OK (strategy {config.strategy}, {config.exchange.name} market, "
+            f"{len(config.exchange.pair_whitelist)} pairs, {'dry-run' if config.dry_run else 'live'})"
+        )
+        return EXIT_OK
+    return _trade(config, strategy)
+
+
+def _list_strategies(config: Config) -> int:
+    found, broken = scan(config.strategy_path)
+    for info in found:
+        print(f"{info.name:<24} {info.path}:{info.line}")
+    for bad in broken:
+        print(f"(unreadable) {bad.reason}")
+    return EXIT_OK
+
+
+def _trade(config: Config, strategy: Strategy) -> int:
+    from bot.runtime import build_runtime
+    from bot.service import Daemon
+
+    setup_logging(config.log_level, config.user_data_dir / "logs")
+
+    async def run() -> int:
+        runtime = await build_runtime(config, strategy)
+        return await Daemon(runtime).run()
+
+    try:
+        return asyncio.run(run())
+    except KestrelError:
+        raise
+    except Exception as e:  # last resort: one line for the user, the traceback in the log file
+        logger.opt(exception=e).error("daemon failed: {}: {}", type(e).__name__, e)
+        return EXIT_FAILURE

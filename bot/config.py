@@ -1,0 +1,265 @@
+"""config.json: pydantic models (unknown keys refused) and load_config(), which turns every
+problem into one ConfigError line naming the file and the key."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from bot.clock import parse_iso_ms
+from bot.errors import ConfigError
+from bot.timeframes import timeframe_s
+
+# freqtrade keys Kestrel accepts and ignores, so a freqtrade config loads with a warning instead of
+# failing on the first key we have no use for yet.
+FREQTRADE_IGNORED_KEYS = frozenset(
+    {
+        "$schema",
+        "trading_mode",
+        "margin_mode",
+        "tradable_balance_ratio",
+        "unfilledtimeout",
+        "entry_pricing",
+        "exit_pricing",
+        "pairlists",
+        "dataformat_ohlcv",
+        "dataformat_trades",
+        "internals",
+        "cancel_open_orders_on_exit",
+        "api_server",
+        "initial_state",
+        "force_entry_enable",
+        "order_types",
+        "order_time_in_force",
+        "edge",
+        "protections",
+        "position_adjustment_enable",
+        "max_entry_position_adjustment",
+        "amend_last_stake_amount",
+        "last_stake_amount_min_ratio",
+        "amount_reserve_percent",
+        "ignore_roi_if_entry_signal",
+        "ignore_buying_expired_candle_after",
+        "exit_profit_only",
+        "exit_profit_offset",
+        "disable_dataframe_checks",
+        "process_only_new_candles",
+        "use_exit_signal",
+        "trailing_only_offset_is_reached",
+    }
+)
+FREQTRADE_IGNORED_EXCHANGE_KEYS = frozenset(
+    {
+        "ccxt_async_config",
+        "pair_blacklist",
+        "password",
+        "uid",
+        "markets_refresh_interval",
+        "skip_pair_validation",
+        "log_responses",
+        "enable_ws",
+    }
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Relative paths are taken from the config file's folder, so `kestrel status` run from any
+    directory finds the same database as the daemon."""
+    if value is None or value.is_absolute():
+        return value
+    base = (info.context or {}).get("base_dir")
+    return (Path(base) / value).resolve() if base else value
+
+
+class ExchangeConfig(_Section):
+    name: str = "simulated"
+    pair_whitelist: list[str] = Field(min_length=1)
+    ccxt_config: dict[str, Any] = Field(default_factory=dict)
+    key: str = ""
+    secret: str = ""
+    sandbox: bool = False
+
+    @field_validator("pair_whitelist")
+    @classmethod
+    def _pairs_look_like_pairs(cls, pairs: list[str]) -> list[str]:
+        for i, pair in enumerate(pairs):
+            base, sep, quote = pair.partition("/")
+            if not sep or not base or not quote or "/" in quote:
+                raise ValueError(f"entry {i} {pair!r} is not a BASE/QUOTE pair")
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("lists a pair twice")
+        return pairs
+
+
+class TelegramConfig(_Section):
+    """Placeholder until the Telegram issue: only the switch and the credentials are read."""
+
+    enabled: bool = False
+    token: str = ""
+    chat_id: str = ""
+
+
+class SimulatedConfig(_Section):
+    seed: int = 42
+    speed: float = Field(default=120.0, gt=0, le=10_000_000)
+    start: str | None = None  # market time of the first tick; default 2025-01-01, or the replay's start
+    history_candles: int = Field(default=500, ge=0, le=100_000)
+    candles_dir: Path | None = None
+    state_path: Path = Path("user_data/simulated_exchange.sqlite")
+    start_prices: dict[str, float] = Field(default_factory=dict)
+    min_notional: Decimal = Field(default=Decimal("5"), ge=0)
+    annual_volatility: float = Field(default=0.7, gt=0, le=10)
+    price_tick: Decimal | None = Field(default=None, gt=0)
+    amount_step: Decimal | None = Field(default=None, gt=0)
+
+    _paths = field_validator("candles_dir", "state_path")(_resolve)
+
+    @field_validator("start")
+    @classmethod
+    def _start_is_iso(cls, text: str | None) -> str | None:
+        if text is None:
+            return None
+        try:
+            parse_iso_ms(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO-8601 date such as 2025-01-01T00:00:00Z") from None
+        return text
+
+
+class Config(_Section):
+    strategy: str
+    strategy_path: Path = Path("strategies")
+    dry_run: bool = True
+    dry_run_wallet: Decimal = Field(default=Decimal("1000"), gt=0)
+    stake_currency: str = "USDT"
+    stake_amount: Decimal = Field(gt=0)
+    max_open_trades: int = Field(default=3, ge=-1)
+    timeframe: str | None = None
+    fee: Decimal | None = Field(default=None, ge=0, lt=Decimal("0.1"))
+    db_url: str = "sqlite:///user_data/kestrel.sqlite"
+    user_data_dir: Path = Path("user_data")
+    bot_name: str = Field(default="kestrel", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    candle_window: int = Field(default=1000, ge=50, le=1_000_000)
+    minimal_roi: dict[str, float] | None = None
+    stoploss: float | None = Field(default=None, lt=0, ge=-1)
+    trailing_stop: bool | None = None
+    trailing_stop_positive: float | None = Field(default=None, gt=0, lt=1)
+    trailing_stop_positive_offset: float | None = Field(default=None, ge=0)
+    trailing_only_offset_is_reached: bool | None = None
+    exchange: ExchangeConfig
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _paths = field_validator("strategy_path", "user_data_dir")(_resolve)
+
+    @field_validator("max_open_trades")
+    @classmethod
+    def _slots(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be at least 1, or -1 for no limit")
+        return value
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str | None) -> str | None:
+        if value is not None:
+            timeframe_s(value)
+        return value
+
+    @field_validator("minimal_roi")
+    @classmethod
+    def _roi_keys_are_minutes(cls, roi: dict[str, float] | None) -> dict[str, float] | None:
+        for key in roi or {}:
+            if not key.isdigit():
+                raise ValueError(f'key {key!r} must be a whole number of minutes such as "0" or "30"')
+        return roi
+
+    @field_validator("db_url")
+    @classmethod
+    def _sqlite_only(cls, url: str, info: ValidationInfo) -> str:
+        for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+            if url.startswith(prefix):
+                path = _resolve(Path(url[len(prefix) :]), info)
+                return f"sqlite+aiosqlite:///{path}"
+        raise ValueError("only SQLite is supported: use sqlite:///path/to/file.sqlite")
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db_url.removeprefix("sqlite+aiosqlite:///"))
+
+    @property
+    def max_slots(self) -> int | None:
+        return None if self.max_open_trades == -1 else self.max_open_trades
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.exchange.name == "simulated"
+
+
+def load_config(path: Path) -> tuple[Config, list[str]]:
+    """Parse and validate config.json. Returns the config and warnings about ignored keys; every
+    failure becomes one ConfigError line. Reads only: nothing is created or changed."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable (permission denied)") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: (top level): expected a JSON object")
+    warnings = _strip_ignored(raw)
+    try:
+        config = Config.model_validate(raw, context={"base_dir": path.parent.resolve()})
+    except ValidationError as e:
+        raise ConfigError(_one_line(path, e)) from None
+    _check_pairs_quote(config, path)
+    return config, warnings
+
+
+def _strip_ignored(raw: dict[str, Any]) -> list[str]:
+    warnings = []
+    for key in sorted(FREQTRADE_IGNORED_KEYS & raw.keys()):
+        del raw[key]
+        warnings.append(f"ignored freqtrade key {key!r} (no meaning in Kestrel yet)")
+    exchange = raw.get("exchange")
+    if isinstance(exchange, dict):
+        for key in sorted(FREQTRADE_IGNORED_EXCHANGE_KEYS & exchange.keys()):
+            del exchange[key]
+            warnings.append(f"ignored freqtrade key 'exchange.{key}' (no meaning in Kestrel yet)")
+    return warnings
+
+
+def _one_line(path: Path, error: ValidationError) -> str:
+    err = error.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{path}: {where}: {msg}{extra}"
+
+
+def _check_pairs_quote(config: Config, path: Path) -> None:
+    for i, pair in enumerate(config.exchange.pair_whitelist):
+        if pair.split("/")[1] != config.stake_currency:
+            raise ConfigError(
+                f"{path}: exchange.pair_whitelist.{i}: {pair!r} is not quoted in "
+                f"stake_currency {config.stake_currency!r}"
+            )

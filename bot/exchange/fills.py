@@ -1,0 +1,77 @@
+"""The fill model shared by the simulated market, the paper broker and the backtester. Pure.
+
+Resting orders are matched against a candle once it has closed, in a fixed order: stop orders
+before limit orders (the pessimistic reading when one candle reaches both). A stop fills at its
+trigger, or at the candle's open when the candle opens beyond it (a gap). A resting limit order is
+a maker order and fills at its own price. An order that is marketable when placed fills at once at
+the current price, like a taker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.exchange.base import OrderRequest, OrderType, Side
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One closed candle in exact numbers, as the matcher sees it."""
+
+    open_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+
+def to_decimal(value: float) -> Decimal:
+    """A float price from a candle as the decimal it was printed as (shortest repr, no binary noise)."""
+    return Decimal(repr(float(value)))
+
+
+def fee_quote(amount: Decimal, price: Decimal, fee_frac: Decimal) -> Decimal:
+    return amount * price * fee_frac
+
+
+def taker_price(side: Side, reference: Decimal, slippage_frac: Decimal) -> Decimal:
+    """A market order pays the reference price moved against it by the slippage."""
+    if side is Side.BUY:
+        return reference * (1 + slippage_frac)
+    return reference * (1 - slippage_frac)
+
+
+def is_marketable(order: OrderRequest, reference: Decimal) -> bool:
+    """Would this order trade at once if it reached the book at `reference`?"""
+    if order.type is OrderType.MARKET:
+        return True
+    if order.type is OrderType.LIMIT:
+        assert order.price is not None
+        return reference <= order.price if order.side is Side.BUY else reference >= order.price
+    assert order.stop_price is not None
+    return reference >= order.stop_price if order.side is Side.BUY else reference <= order.stop_price
+
+
+def resting_fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
+    """The price a resting order fills at during `bar`, or None if the bar does not reach it."""
+    if order.type is OrderType.STOP:
+        assert order.stop_price is not None
+        stop = order.stop_price
+        if order.side is Side.SELL:
+            if bar.open <= stop:
+                return bar.open
+            return stop if bar.low <= stop else None
+        if bar.open >= stop:
+            return bar.open
+        return stop if bar.high >= stop else None
+    if order.type is OrderType.LIMIT:
+        assert order.price is not None
+        if order.side is Side.SELL:
+            return order.price if bar.high >= order.price else None
+        return order.price if bar.low <= order.price else None
+    return None
+
+
+def match_order_priority(order: OrderRequest) -> int:
+    """Stops are matched before limits within one candle."""
+    return 0 if order.type is OrderType.STOP else 1

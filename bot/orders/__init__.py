@@ -1,0 +1,1 @@
+"""Orders: client ids, journal-first submission, and reconciliation with the venue."""

@@ -1,0 +1,133 @@
+"""Carries out the engine's intents, journal first: every order is written with its client id
+before it is sent, and a send that fails ambiguously is resolved by looking the id up, never by
+sending again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from loguru import logger
+
+from bot.engine import EntryIntent, ExitIntent, ProtectIntent
+from bot.errors import ExchangeError, OrderNotFoundError, OrderRejectedError
+from bot.exchange.base import Exchange, Market, OrderRequest, OrderStatus, OrderType, Side
+from bot.ledger import ENTRY, EXIT, STOP, TAKE_PROFIT, JournalOrder
+from bot.orders.announce import announce
+from bot.orders.ids import client_id
+from bot.store.repo import Repo
+
+
+class Executor:
+    def __init__(self, *, venue: Exchange, repo: Repo, markets: Mapping[str, Market], prefix: str) -> None:
+        self._venue = venue
+        self._repo = repo
+        self._markets = markets
+        self._prefix = prefix
+
+    async def enter(self, intent: EntryIntent, now_ms: int) -> JournalOrder | None:
+        def request_for(trade_id: int) -> OrderRequest:
+            return OrderRequest(
+                client_id(self._prefix, trade_id, ENTRY, 0), intent.pair, Side.BUY, OrderType.MARKET, intent.amount
+            )
+
+        request = await self._repo.open_trade(
+            pair=intent.pair,
+            stake_quote=intent.stake_quote,
+            signal_ms=intent.signal_ms,
+            tag=intent.tag,
+            now_ms=now_ms,
+            request_for=request_for,
+        )
+        return await self._send(request, now_ms)
+
+    async def exit(self, intent: ExitIntent, now_ms: int) -> JournalOrder | None:
+        if not await self._cancel_protection(intent.trade_id, now_ms):
+            return None  # a protective order filled meanwhile: the position is already gone
+        seq = await self._repo.count_orders(intent.trade_id, EXIT)
+        request = OrderRequest(
+            client_id(self._prefix, intent.trade_id, EXIT, seq), intent.pair, Side.SELL, OrderType.MARKET, intent.amount
+        )
+        await self._repo.journal_order(intent.trade_id, request, EXIT, intent.reason, now_ms)
+        return await self._send(request, now_ms)
+
+    async def protect(self, intent: ProtectIntent, now_ms: int) -> None:
+        """Replace the position's resting stop and take-profit with the ones the rules want now."""
+        if not await self._cancel_protection(intent.trade_id, now_ms):
+            return
+        p = intent.protection
+        seq = await self._repo.count_orders(intent.trade_id, STOP)
+        stop = OrderRequest(
+            client_id(self._prefix, intent.trade_id, STOP, seq),
+            intent.pair,
+            Side.SELL,
+            OrderType.STOP,
+            intent.amount,
+            stop_price=p.stop_price,
+        )
+        await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
+        placed = await self._send(stop, now_ms)
+        if placed is None or placed.status != "open" or p.take_profit_price is None:
+            return
+        tp = OrderRequest(
+            client_id(self._prefix, intent.trade_id, TAKE_PROFIT, seq),
+            intent.pair,
+            Side.SELL,
+            OrderType.LIMIT,
+            intent.amount,
+            price=p.take_profit_price,
+            oco_with=stop.client_id,
+        )
+        await self._repo.journal_order(intent.trade_id, tp, TAKE_PROFIT, "roi", now_ms)
+        await self._send(tp, now_ms)
+
+    async def _cancel_protection(self, trade_id: int, now_ms: int) -> bool:
+        """Cancel the trade's resting stop and take-profit. False if one of them had already filled."""
+        for order in await self._repo.orders_of(trade_id):
+            if order.purpose not in (STOP, TAKE_PROFIT) or order.is_final:
+                continue
+            try:
+                state = await self._venue.cancel(order.pair, order.client_id)
+            except OrderNotFoundError:
+                await self._repo.mark_final(order.client_id, "not_sent", "venue has no such order", now_ms)
+                continue
+            recorded = await self._repo.record_state(state, now_ms)
+            if recorded.status == OrderStatus.FILLED.value:
+                await self._event("order_filled", recorded, now_ms)
+                return False
+        return True
+
+    async def _send(self, request: OrderRequest, now_ms: int) -> JournalOrder | None:
+        """Submit a journaled order. Returns its recorded state, or None while it is unresolved."""
+        try:
+            state = await self._venue.submit(request)
+        except OrderRejectedError as e:
+            order = await self._repo.mark_final(request.client_id, "rejected", str(e), now_ms)
+            logger.warning("order {} rejected: {}", request.client_id, e)
+            await self._repo.add_event(
+                "order_rejected", str(e), ts_ms=now_ms, pair=request.symbol, client_id=request.client_id
+            )
+            return order
+        except ExchangeError as e:
+            return await self._resolve_ambiguous(request, e, now_ms)
+        order = await self._repo.record_state(state, now_ms)
+        await self._event("order_filled" if order.status == "filled" else "order_sent", order, now_ms)
+        return order
+
+    async def _resolve_ambiguous(self, request: OrderRequest, error: Exception, now_ms: int) -> JournalOrder | None:
+        """The venue may or may not have the order: look it up by client id, never resend."""
+        logger.warning("submit of {} failed ambiguously ({}); looking it up", request.client_id, error)
+        try:
+            state = await self._venue.order(request.symbol, request.client_id)
+        except ExchangeError as e:
+            logger.warning("lookup of {} failed too ({}); reconciliation will resolve it", request.client_id, e)
+            return None
+        if state is None:
+            return await self._repo.mark_final(
+                request.client_id, "not_sent", f"confirmed not found after: {error}", now_ms
+            )
+        order = await self._repo.record_state(state, now_ms)
+        await self._event("order_adopted", order, now_ms)
+        return order
+
+    async def _event(self, kind: str, order: JournalOrder, now_ms: int) -> None:
+        await announce(self._repo, kind, order, now_ms)

@@ -1,0 +1,65 @@
+"""Opening the database: WAL, full sync (an order journaled is an order on disk before it is
+sent), one connection so there is one writer, and the schema version checked before anything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import StoreError
+from bot.store.models import SCHEMA_VERSION, SchemaVersionRow
+
+
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+async def open_engine(path: Path, *, create: bool) -> AsyncEngine:
+    """Open (and with `create`, create or migrate) the store. Readers pass create=False and get a
+    StoreError instead of a new empty file when the daemon has never run."""
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no database yet (start the daemon with `kestrel trade` first)")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=1, max_overflow=0)
+    event.listen(engine.sync_engine, "connect", _pragmas)
+    try:
+        if create:
+            async with engine.begin() as conn:
+                await conn.run_sync(SQLModel.metadata.create_all)
+        await _check_version(engine, path, create=create)
+    except (OperationalError, DatabaseError) as e:
+        await engine.dispose()
+        raise StoreError(f"{path}: cannot open database: {e.orig}") from None
+    except StoreError:
+        await engine.dispose()
+        raise
+    return engine
+
+
+async def _check_version(engine: AsyncEngine, path: Path, *, create: bool) -> None:
+    async with AsyncSession(engine) as session:
+        row = (await session.exec(select(SchemaVersionRow))).first()
+        if row is None:
+            if not create:
+                raise StoreError(f"{path}: not a Kestrel database (no schema version)")
+            session.add(SchemaVersionRow(id=1, version=SCHEMA_VERSION))
+            await session.commit()
+            return
+        if row.version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: schema version {row.version} is newer than this Kestrel understands "
+                f"({SCHEMA_VERSION}); upgrade Kestrel"
+            )
+        # versions older than SCHEMA_VERSION would be migrated here; there are none yet

@@ -1,0 +1,76 @@
+"""Runs user strategy code on candles and turns whatever it does into clean signals or one
+StrategyError line. The only place (with the loader) that catches everything user code may raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bot.errors import StrategyError
+from bot.strategy.base import Strategy
+from bot.strategy.loader import describe_user_error, strategy_file
+
+
+@dataclass(frozen=True)
+class PairSignal:
+    """What the strategy says about the last closed candle of one pair."""
+
+    pair: str
+    candle_ms: int
+    enter: bool
+    exit: bool
+    tag: str | None = None
+
+
+def analyze(strategy: Strategy, candles: pd.DataFrame, pair: str) -> pd.DataFrame:
+    """Indicators and signals for every row. `enter_long`/`exit_long` come back as clean booleans:
+    NaN, missing or 0 means no signal."""
+    path = strategy_file(strategy)
+    metadata = {"pair": pair, "timeframe": strategy.timeframe}
+    df = candles.copy()
+    n = len(df)
+    for method in ("populate_indicators", "populate_entry_trend", "populate_exit_trend"):
+        try:
+            out = getattr(strategy, method)(df, metadata)
+        except Exception as e:  # user code: the strategy guard boundary
+            raise StrategyError(describe_user_error(e, path, f"{method} for {pair}")) from None
+        df = _checked(out, n, path, method, pair)
+    df["enter_long"] = _flag(df, "enter_long")
+    df["exit_long"] = _flag(df, "exit_long")
+    if "enter_tag" not in df.columns:
+        df["enter_tag"] = None
+    return df
+
+
+def last_signal(strategy: Strategy, candles: pd.DataFrame, pair: str, candle_ms: int) -> PairSignal:
+    """The signal on the newest candle, which must be the candle that opened at `candle_ms`."""
+    df = analyze(strategy, candles, pair)
+    if df.empty:
+        return PairSignal(pair, candle_ms, enter=False, exit=False)
+    row = df.iloc[-1]
+    tag = row["enter_tag"]
+    return PairSignal(
+        pair,
+        candle_ms,
+        enter=bool(row["enter_long"]),
+        exit=bool(row["exit_long"]),
+        tag=str(tag) if isinstance(tag, str) and tag else None,
+    )
+
+
+def _checked(out: object, n: int, path: Path, method: str, pair: str) -> pd.DataFrame:
+    if not isinstance(out, pd.DataFrame):
+        raise StrategyError(f"{path}: {method} for {pair} returned {type(out).__name__}, expected the DataFrame")
+    if len(out) != n:
+        raise StrategyError(f"{path}: {method} for {pair} returned {len(out)} rows, expected {n}")
+    return out
+
+
+def _flag(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series(np.zeros(len(df), dtype=bool), index=df.index)
+    values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.Series(np.nan_to_num(values, nan=0.0) == 1.0, index=df.index)
