@@ -3,6 +3,7 @@ rotating file under user_data/logs/."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ def _short(_record: Any) -> str:
 
 
 def setup_logging(level: str, log_dir: Path | None) -> None:
+    # APScheduler reports a skipped run (a tick still busy) at WARNING; that is expected under load.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logger.remove()
     logger.add(sys.stderr, level=level, format=_short, colorize=False, backtrace=False, diagnose=False)
     if log_dir is not None:

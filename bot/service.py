@@ -78,17 +78,21 @@ class Daemon:
         try:
             await self._stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            await self._finish()
+            await self._finish(scheduler)
         return 0
 
-    async def _finish(self) -> None:
+    async def _finish(self, scheduler: AsyncIOScheduler) -> None:
+        """No new tick starts once stop is set; the running one may finish its actions (each already
+        journaled) before the scheduler, whose shutdown cancels running jobs, is shut down."""
         rt = self._rt
         logger.info("stopping: letting the current tick finish")
+        scheduler.pause()
         try:
             await asyncio.wait_for(self._tick_lock.acquire(), timeout=STOP_GRACE_S)
         except TimeoutError:
             logger.error("the running tick did not finish within {} s; stopping anyway", STOP_GRACE_S)
+        scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # let the scheduler's deferred shutdown run before the loop closes
         await rt.repo.add_event("stopped", "Kestrel stopped", ts_ms=rt.clock.now_ms())
         await rt.close()
         logger.info("stopped")

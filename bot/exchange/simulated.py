@@ -6,13 +6,10 @@ limit orders are matched against each candle after it closes, by the shared fill
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -29,17 +26,8 @@ from bot.exchange.fills import (
     taker_price,
     to_decimal,
 )
+from bot.exchange.simulated_state import Resting, VenueSnapshot, VenueStateFile
 from bot.timeframes import floor_ms, timeframe_ms
-
-
-@dataclass(frozen=True)
-class _Book:
-    """One order as the venue holds it: the request, its state, and what it reserves."""
-
-    request: OrderRequest
-    state: OrderState
-    placed_ms: int
-    reserved: Decimal  # base for sells, quote for buys; an OCO pair shares one reservation
 
 
 class SimulatedExchange:
@@ -64,8 +52,8 @@ class SimulatedExchange:
         self._tf_ms = timeframe_ms(timeframe)
         self.fee_frac = fee_frac
         self._slippage = slippage_frac
-        self._db = _open_state(state_path)
-        self._orders: dict[str, _Book] = {}
+        self._file = VenueStateFile(state_path)
+        self._orders: dict[str, Resting] = {}
         self._balances: dict[str, Balance] = {}
         self._settled_ms = 0  # every candle closing at or before this time has been matched
         if not self._load():
@@ -109,7 +97,7 @@ class SimulatedExchange:
             if sibling is not None and sibling.state.status is OrderStatus.OPEN:
                 self._cancel(sibling, now, f"OCO sibling {order.client_id} filled")
             state = self._fill_now(order, taker_price(order.side, reference, self._slippage), now)
-            self._orders[order.client_id] = _Book(order, state, now, Decimal(0))
+            self._orders[order.client_id] = Resting(order, state, now, Decimal(0))
         else:
             reserved = self._reserve(order)
             state = OrderState(
@@ -124,7 +112,7 @@ class SimulatedExchange:
                 venue_id=f"sim-{len(self._orders) + 1}",
                 updated_ms=now,
             )
-            self._orders[order.client_id] = _Book(order, state, now, reserved)
+            self._orders[order.client_id] = Resting(order, state, now, reserved)
         self._save()
         return self._orders[order.client_id].state
 
@@ -155,7 +143,7 @@ class SimulatedExchange:
 
     async def close(self) -> None:
         self._save()
-        self._db.close()
+        self._file.close()
 
     # -- matching --------------------------------------------------------------------------
 
@@ -201,7 +189,7 @@ class SimulatedExchange:
             ):
                 return
 
-    def _fill_resting(self, book: _Book, price: Decimal, now_ms: int) -> None:
+    def _fill_resting(self, book: Resting, price: Decimal, now_ms: int) -> None:
         self._release(book)
         sibling = self._sibling(book)
         state = replace(self._fill_now(book.request, price, now_ms, maker=True), venue_id=book.state.venue_id)
@@ -272,7 +260,7 @@ class SimulatedExchange:
         self._balances[asset] = Balance(free=bal.free - need, used=bal.used + need)
         return need
 
-    def _release(self, book: _Book) -> None:
+    def _release(self, book: Resting) -> None:
         holder = book if book.reserved > 0 else self._sibling(book)
         if holder is None or holder.reserved == 0:
             return
@@ -282,7 +270,7 @@ class SimulatedExchange:
         self._balances[asset] = Balance(free=bal.free + holder.reserved, used=bal.used - holder.reserved)
         self._orders[holder.request.client_id] = replace(self._orders[holder.request.client_id], reserved=Decimal(0))
 
-    def _cancel(self, book: _Book, now_ms: int, reason: str) -> None:
+    def _cancel(self, book: Resting, now_ms: int, reason: str) -> None:
         sibling = self._sibling(book)
         if book.reserved > 0 and sibling is not None and sibling.state.status is OrderStatus.OPEN:
             # the sibling keeps protecting the amount, so it inherits the reservation
@@ -296,7 +284,7 @@ class SimulatedExchange:
             state=replace(current.state, status=OrderStatus.CANCELED, updated_ms=now_ms, reason=reason),
         )
 
-    def _sibling(self, book: _Book) -> _Book | None:
+    def _sibling(self, book: Resting) -> Resting | None:
         if book.request.oco_with and book.request.oco_with in self._orders:
             return self._orders[book.request.oco_with]
         for other in self._orders.values():
@@ -348,95 +336,18 @@ class SimulatedExchange:
     # -- persistence -----------------------------------------------------------------------
 
     def _save(self) -> None:
-        doc = {
-            "settled_ms": self._settled_ms,
-            "now_ms": self._clock.now_ms(),
-            "balances": {a: [str(b.free), str(b.used)] for a, b in self._balances.items()},
-            "orders": [_book_to_json(b) for b in self._orders.values()],
-        }
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO venue_state (id, doc) VALUES (1, ?)", (json.dumps(doc),))
+        self._file.save(VenueSnapshot(self._settled_ms, self._clock.now_ms(), dict(self._balances), dict(self._orders)))
 
     def _load(self) -> bool:
-        row = self._db.execute("SELECT doc FROM venue_state WHERE id = 1").fetchone()
-        if row is None:
+        snapshot = self._file.load()
+        if snapshot is None:
             return False
-        doc = json.loads(row[0])
-        self._settled_ms = int(doc["settled_ms"])
-        self._balances = {a: Balance(Decimal(f), Decimal(u)) for a, (f, u) in doc["balances"].items()}
-        self._orders = {}
-        for item in doc["orders"]:
-            book = _book_from_json(item)
-            self._orders[book.request.client_id] = book
+        self._settled_ms = snapshot.settled_ms
+        self._balances = dict(snapshot.balances)
+        self._orders = dict(snapshot.orders)
         return True
 
     @staticmethod
     def saved_now_ms(state_path: Path) -> int | None:
         """The market time at which a previous run stopped, so a restart resumes the same market."""
-        if not state_path.exists():
-            return None
-        db = _open_state(state_path)
-        try:
-            row = db.execute("SELECT doc FROM venue_state WHERE id = 1").fetchone()
-        finally:
-            db.close()
-        return None if row is None else int(json.loads(row[0])["now_ms"])
-
-
-def _open_state(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE IF NOT EXISTS venue_state (id INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
-    return db
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _book_to_json(book: _Book) -> dict[str, Any]:
-    r, s = book.request, book.state
-    return {
-        "request": [
-            r.client_id,
-            r.symbol,
-            r.side.value,
-            r.type.value,
-            str(r.amount),
-            _s(r.price),
-            _s(r.stop_price),
-            r.oco_with,
-        ],
-        "state": [s.status.value, str(s.filled), _s(s.average), str(s.fee_quote), s.venue_id, s.updated_ms, s.reason],
-        "placed_ms": book.placed_ms,
-        "reserved": str(book.reserved),
-    }
-
-
-def _book_from_json(item: dict[str, Any]) -> _Book:
-    cid, symbol, side, type_, amount, price, stop, oco = item["request"]
-    request = OrderRequest(cid, symbol, Side(side), OrderType(type_), Decimal(amount), _dec(price), _dec(stop), oco)
-    status, filled, average, fee, venue_id, updated_ms, reason = item["state"]
-    state = OrderState(
-        client_id=cid,
-        symbol=symbol,
-        side=request.side,
-        type=request.type,
-        status=OrderStatus(status),
-        amount=request.amount,
-        filled=Decimal(filled),
-        average=_dec(average),
-        fee_quote=Decimal(fee),
-        price=request.price,
-        stop_price=request.stop_price,
-        venue_id=venue_id,
-        updated_ms=updated_ms,
-        reason=reason,
-    )
-    return _Book(request, state, int(item["placed_ms"]), Decimal(item["reserved"]))
+        return VenueStateFile.saved_now_ms(state_path)

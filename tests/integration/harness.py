@@ -1,0 +1,92 @@
+"""Runs the real daemon in-process (real scheduler, real SQLite files, simulated market) for a
+number of ticks, and reads back what it stored."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.config import load_config
+from bot.exchange.base import Balance
+from bot.exchange.simulated import SimulatedExchange
+from bot.ledger import JournalOrder
+from bot.runtime import build_runtime
+from bot.service import Daemon
+from bot.store.db import open_engine
+from bot.store.repo import EventRecord, Repo, TradeRecord
+from bot.strategy.loader import load_strategy
+
+
+async def run_daemon(config_path: Path, ticks: int, timeout_s: float = 60.0) -> int:
+    """Start the daemon as `kestrel trade` would, let it run `ticks` ticks, stop it. Returns its exit code."""
+    config, _ = load_config(config_path)
+    strategy = load_strategy(config.strategy_path, config.strategy)
+    runtime = await build_runtime(config, strategy)
+    daemon = Daemon(runtime)
+    task = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    try:
+        await asyncio.wait_for(daemon.wait_ticks(ticks), timeout=timeout_s)
+    finally:
+        daemon.request_stop()
+        code = await asyncio.wait_for(task, timeout=15)
+    return code
+
+
+@dataclass
+class Stored:
+    trades: list[TradeRecord]
+    orders: list[JournalOrder]
+    events: list[EventRecord]
+    balances: dict[str, Balance]
+    state: dict[str, object]
+
+    def closed(self) -> list[TradeRecord]:
+        return [t for t in self.trades if t.status == "closed"]
+
+    def by_pair(self) -> dict[str, TradeRecord]:
+        return {t.pair: t for t in self.trades}
+
+
+async def read_back(config_path: Path) -> Stored:
+    config, _ = load_config(config_path)
+    engine = await open_engine(config.db_path, create=False)
+    try:
+        repo = Repo(engine, SystemClock())
+        trades = list(reversed(await repo.trades()))
+        orders = [o for t in trades for o in await repo.orders_of(t.id)]
+        events = list(reversed(await repo.events(limit=10_000)))
+        state = {k: await repo.get_state(k) for k in ("last_tick_ms", "balances", "mode")}
+    finally:
+        await engine.dispose()
+    balances = {
+        asset: Balance(Decimal(free), Decimal(used)) for asset, (free, used) in (state["balances"] or {}).items()
+    }
+    return Stored(trades, orders, events, balances, state)
+
+
+def assert_books_balance(stored: Stored, wallet: Decimal, quote: str) -> None:
+    """Every change of the wallet is explained by a fill or a fee: quote = start + closed profit -
+    cost of open positions, and each open position is held in full (in the wallet or reserved)."""
+    open_trades = [t for t in stored.trades if t.status in ("open", "closing")]
+    closed_profit = sum((t.profit_quote or Decimal(0) for t in stored.closed()), Decimal(0))
+    open_cost = sum((t.amount * (t.open_rate or 0) + t.open_fee for t in open_trades), Decimal(0))
+    assert stored.balances[quote].total == wallet + closed_profit - open_cost
+    for t in open_trades:
+        assert stored.balances[t.pair.split("/")[0]].total == t.amount
+    held = {a for a, b in stored.balances.items() if a != quote and b.total > 0}
+    assert held == {t.pair.split("/")[0] for t in open_trades}
+
+
+def assert_no_duplicate_orders(stored: Stored) -> None:
+    ids = [o.client_id for o in stored.orders]
+    assert len(ids) == len(set(ids))
+    for trade in stored.trades:
+        entries = [o for o in stored.orders if o.trade_id == trade.id and o.purpose == "entry"]
+        assert len(entries) == 1
+
+
+def venue_state_now(path: Path) -> int | None:
+    return SimulatedExchange.saved_now_ms(path)

@@ -1,0 +1,144 @@
+"""`kestrel` as a user runs it: a subprocess, the shipped config, signals, a second shell for status."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.harness import assert_books_balance, assert_no_duplicate_orders, read_back
+
+
+def kestrel(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A folder laid out like a fresh clone: the shipped config.json and strategies/, no user_data yet."""
+    config = json.loads((REPO / "config.json").read_text())
+    config["simulated"]["speed"] = 3000  # a 5m candle every 0.1 s, so the test is quick
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "strategies").symlink_to(REPO / "strategies")
+    return tmp_path
+
+
+def start(cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "trade"],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for_trades(cwd: Path, proc: subprocess.Popen[str], minimum: int, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    status = ""
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"daemon exited early: {proc.communicate()[1][-2000:]}"
+        result = kestrel("status", cwd=cwd)
+        status = result.stdout
+        if result.returncode == 0:
+            count = next((int(line.split()[2]) for line in status.splitlines() if line.startswith("open trades:")), 0)
+            closed = next(
+                (int(line.split()[2]) for line in status.splitlines() if line.startswith("closed trades:")), 0
+            )
+            if count + closed >= minimum:
+                return status
+        time.sleep(0.5)
+    raise AssertionError(f"no {minimum} trades within {timeout_s} s; last status:\n{status}")
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, float, str]:
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    return proc.returncode, time.monotonic() - began, err
+
+
+def test_fresh_checkout_trades_stops_cleanly_and_resumes(checkout: Path) -> None:
+    proc = start(checkout)
+    status = wait_for_trades(checkout, proc, minimum=1)
+    assert "Kestrel: simulated market, dry-run, strategy QuickMomentum 5m" in status
+    code, took_s, err = stop(proc)
+    assert code == 0, err[-2000:]
+    assert took_s < 10
+    assert "Traceback" not in err
+    first = asyncio_run_read(checkout)
+    assert first.trades
+
+    proc = start(checkout)
+    wait_for_trades(checkout, proc, minimum=len(first.trades) + 1)
+    code, _, err = stop(proc)
+    assert code == 0, err[-2000:]
+    second = asyncio_run_read(checkout)
+    assert {t.id for t in first.trades} <= {t.id for t in second.trades}
+    for old in first.closed():
+        assert next(t for t in second.trades if t.id == old.id) == old
+    assert_no_duplicate_orders(second)
+    assert_books_balance(second, D(1000), "USDT")
+    trades_out = kestrel("trades", "--limit", "3", cwd=checkout)
+    assert trades_out.returncode == 0
+    assert len(trades_out.stdout.strip().splitlines()) == 1 + min(3, len(second.trades))
+
+
+def asyncio_run_read(cwd: Path):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    return asyncio.run(read_back(cwd / "config.json"))
+
+
+def test_bad_config_is_one_line_exit_2_and_touches_nothing(checkout: Path) -> None:
+    config = json.loads((checkout / "config.json").read_text())
+    config["max_open_trades"] = "three"
+    (checkout / "config.json").write_text(json.dumps(config))
+    for command in ("trade", "check-config", "status"):
+        result = kestrel(command, cwd=checkout)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "kestrel: config.json: max_open_trades: Input should be a valid integer, "
+            "unable to parse string as an integer\n"
+        )
+    assert not (checkout / "user_data").exists()
+
+
+def test_broken_strategy_file_is_one_line_with_file_and_line(checkout: Path) -> None:
+    (checkout / "strategies").unlink()
+    (checkout / "strategies").mkdir()
+    (checkout / "strategies" / "quick_momentum.py").write_text(
+        "from bot.strategy import Strategy\n\nclass QuickMomentum(Strategy):\n    timeframe = '5m'\n"
+        "    def populate_indicators(self, df, md):\n        return df.rolling(\n"
+    )
+    result = kestrel("trade", cwd=checkout)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "quick_momentum.py:6: SyntaxError" in result.stderr
+    assert not (checkout / "user_data").exists()
+
+
+def test_status_before_the_first_run_says_so(checkout: Path) -> None:
+    result = kestrel("status", cwd=checkout)
+    assert result.returncode == 2
+    assert result.stderr.endswith("no database yet (start the daemon with `kestrel trade` first)\n")
+    assert not (checkout / "user_data").exists()
+
+
+@pytest.mark.parametrize("command", ["trade", "status", "trades", "check-config", "list-strategies"])
+def test_every_command_has_help(command: str, checkout: Path) -> None:
+    result = kestrel(command, "--help", cwd=checkout)
+    assert result.returncode == 0
+    assert "--config PATH" in result.stdout

@@ -1,0 +1,112 @@
+"""Config validation: every bad value is one line naming the file and the key."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigError
+from tests.conftest import REPO, base_config
+
+
+def test_the_shipped_config_loads_without_secrets() -> None:
+    config, warnings = load_config(REPO / "config.json")
+    assert config.exchange.name == "simulated"
+    assert config.dry_run is True
+    assert config.telegram.token == ""
+    assert warnings == []
+
+
+def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    cfg = base_config(tmp_path, db_url="sqlite:///data/k.sqlite", strategy_path="strats")
+    path.write_text(json.dumps(cfg))
+    config, _ = load_config(path)
+    assert config.db_path == tmp_path.resolve() / "data" / "k.sqlite"
+    assert config.strategy_path == tmp_path.resolve() / "strats"
+
+
+def _bad(tmp_path: Path, mutate: Any) -> str:
+    cfg = base_config(tmp_path)
+    mutate(cfg)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    return message.removeprefix(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c.update(stake_amount=-5), "stake_amount: Input should be greater than 0"),
+        (lambda c: c.update(stake_amount="lots"), "stake_amount: Input should be a valid decimal"),
+        (lambda c: c.pop("strategy"), "strategy: required key is missing"),
+        (lambda c: c.update(stake_amout=10), "stake_amout: unknown key (check the spelling)"),
+        (lambda c: c.update(max_open_trades=0), "max_open_trades: must be at least 1, or -1 for no limit"),
+        (lambda c: c.update(timeframe="7x"), "timeframe: bad timeframe '7x', expected e.g. 1m, 5m, 15m, 1h, 4h, 1d"),
+        (
+            lambda c: c.update(db_url="postgresql://x"),
+            "db_url: only SQLite is supported: use sqlite:///path/to/file.sqlite",
+        ),
+        (
+            lambda c: c["exchange"].update(pair_whitelist=["BTCUSDT"]),
+            "exchange.pair_whitelist: entry 0 'BTCUSDT' is not a BASE/QUOTE pair",
+        ),
+        (
+            lambda c: c["exchange"].update(pair_whitelist=["BTC/USDT", "ETH/BTC"]),
+            "exchange.pair_whitelist.1: 'ETH/BTC' is not quoted in stake_currency 'USDT'",
+        ),
+        (
+            lambda c: c["exchange"].update(pair_whitelist=[]),
+            "exchange.pair_whitelist: List should have at least 1 item after validation, not 0",
+        ),
+        (lambda c: c["simulated"].update(speed=0), "simulated.speed: Input should be greater than 0"),
+        (
+            lambda c: c["simulated"].update(start="yesterday"),
+            "simulated.start: 'yesterday' is not an ISO-8601 date such as 2025-01-01T00:00:00Z",
+        ),
+        (
+            lambda c: c.update(minimal_roi={"ten": 0.1}),
+            'minimal_roi: key \'ten\' must be a whole number of minutes such as "0" or "30"',
+        ),
+        (lambda c: c.update(stoploss=0.1), "stoploss: Input should be less than 0"),
+        (
+            lambda c: c["telegram"].update(tokn="x") if "telegram" in c else c.update(telegram={"tokn": "x"}),
+            "telegram.tokn: unknown key (check the spelling)",
+        ),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, mutate: Any, expected: str) -> None:
+    assert _bad(tmp_path, mutate) == expected
+
+
+def test_missing_file_invalid_json_and_wrong_shape(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.json: not found$"):
+        load_config(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"strategy": "X",\n "stake_amount": }')
+    with pytest.raises(ConfigError, match=r"broken\.json: invalid JSON at line 2 column 18: Expecting value$"):
+        load_config(broken)
+    listy = tmp_path / "list.json"
+    listy.write_text("[]")
+    with pytest.raises(ConfigError, match=r"list\.json: \(top level\): expected a JSON object$"):
+        load_config(listy)
+
+
+def test_freqtrade_keys_without_meaning_here_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    cfg = base_config(tmp_path, tradable_balance_ratio=0.99, unfilledtimeout={"entry": 10})
+    cfg["exchange"]["pair_blacklist"] = []
+    path = tmp_path / "ft.json"
+    path.write_text(json.dumps(cfg))
+    _, warnings = load_config(path)
+    assert warnings == [
+        "ignored freqtrade key 'tradable_balance_ratio' (no meaning in Kestrel yet)",
+        "ignored freqtrade key 'unfilledtimeout' (no meaning in Kestrel yet)",
+        "ignored freqtrade key 'exchange.pair_blacklist' (no meaning in Kestrel yet)",
+    ]

@@ -1,0 +1,64 @@
+"""The fill model, table-driven with hand-picked candles."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from bot.exchange.base import OrderRequest, OrderType, Side
+from bot.exchange.fills import Bar, is_marketable, resting_fill_price, taker_price, to_decimal
+
+
+def bar(o: str, h: str, low: str, c: str) -> Bar:
+    return Bar(0, D(o), D(h), D(low), D(c))
+
+
+def stop(side: Side, price: str) -> OrderRequest:
+    return OrderRequest("c", "X/Y", side, OrderType.STOP, D(1), stop_price=D(price))
+
+
+def limit(side: Side, price: str) -> OrderRequest:
+    return OrderRequest("c", "X/Y", side, OrderType.LIMIT, D(1), price=D(price))
+
+
+@pytest.mark.parametrize(
+    ("order", "candle", "expected"),
+    [
+        (stop(Side.SELL, "95"), bar("100", "101", "96", "97"), None),  # low stays above the stop
+        (stop(Side.SELL, "95"), bar("100", "101", "94", "97"), D("95")),  # touched: fills at the stop
+        (stop(Side.SELL, "95"), bar("93", "96", "92", "95"), D("93")),  # gap below: fills at the open
+        (stop(Side.SELL, "95"), bar("95", "96", "95", "95"), D("95")),  # opens exactly at the stop
+        (stop(Side.BUY, "105"), bar("100", "106", "99", "104"), D("105")),
+        (stop(Side.BUY, "105"), bar("107", "108", "106", "107"), D("107")),
+        (limit(Side.SELL, "105"), bar("100", "104.99", "99", "104"), None),
+        (limit(Side.SELL, "105"), bar("100", "106", "99", "104"), D("105")),  # maker fills at its own price
+        (limit(Side.SELL, "105"), bar("107", "108", "106", "107"), D("105")),  # gap above: still its price
+        (limit(Side.BUY, "95"), bar("100", "101", "94", "97"), D("95")),
+    ],
+)
+def test_resting_orders_fill_by_the_stated_rules(order: OrderRequest, candle: Bar, expected: D | None) -> None:
+    assert resting_fill_price(order, candle) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "reference", "expected"),
+    [
+        (stop(Side.SELL, "95"), "96", False),
+        (stop(Side.SELL, "95"), "95", True),
+        (limit(Side.SELL, "105"), "104", False),
+        (limit(Side.SELL, "105"), "106", True),
+        (limit(Side.BUY, "95"), "94", True),
+        (OrderRequest("c", "X/Y", Side.BUY, OrderType.MARKET, D(1)), "1", True),
+    ],
+)
+def test_marketable_orders_are_recognised(order: OrderRequest, reference: str, expected: bool) -> None:
+    assert is_marketable(order, D(reference)) is expected
+
+
+def test_taker_price_moves_against_the_order() -> None:
+    assert taker_price(Side.BUY, D("100"), D("0.001")) == D("100.100")
+    assert taker_price(Side.SELL, D("100"), D("0.001")) == D("99.900")
+
+
+def test_candle_floats_become_the_decimals_they_print_as() -> None:
+    assert to_decimal(4.915e-05) == D("0.00004915")
+    assert to_decimal(0.1 + 0.2) == D("0.30000000000000004")  # honest: the float is what it is
