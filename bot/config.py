@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.clock import parse_iso_ms
 from bot.errors import ConfigError
@@ -67,7 +67,7 @@ FREQTRADE_IGNORED_EXCHANGE_KEYS = frozenset(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -160,6 +160,16 @@ class Config(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _paths = field_validator("strategy_path", "user_data_dir")(_resolve)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_see_the_context(cls, data: Any) -> Any:
+        """An absent section is validated as `{}` (not built from a default factory) so that its
+        default paths are resolved against the config's folder like written ones."""
+        if isinstance(data, dict):
+            for section in ("telegram", "simulated"):
+                data.setdefault(section, {})
+        return data
 
     @field_validator("max_open_trades")
     @classmethod

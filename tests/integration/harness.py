@@ -12,6 +12,7 @@ from bot.clock import SystemClock
 from bot.config import load_config
 from bot.exchange.base import Balance
 from bot.exchange.simulated import SimulatedExchange
+from bot.exchange.simulated_state import VenueStateFile
 from bot.ledger import JournalOrder
 from bot.runtime import build_runtime
 from bot.service import Daemon
@@ -40,7 +41,7 @@ class Stored:
     trades: list[TradeRecord]
     orders: list[JournalOrder]
     events: list[EventRecord]
-    balances: dict[str, Balance]
+    balances: dict[str, Balance]  # as the simulated market's own books hold them
     state: dict[str, object]
 
     def closed(self) -> list[TradeRecord]:
@@ -61,10 +62,14 @@ async def read_back(config_path: Path) -> Stored:
         state = {k: await repo.get_state(k) for k in ("last_tick_ms", "balances", "mode")}
     finally:
         await engine.dispose()
-    balances = {
-        asset: Balance(Decimal(free), Decimal(used)) for asset, (free, used) in (state["balances"] or {}).items()
-    }
-    return Stored(trades, orders, events, balances, state)
+    # the venue's own books, read from its file: the journal is checked against them, not against itself
+    files = VenueStateFile(config.simulated.state_path)
+    try:
+        snapshot = files.load()
+    finally:
+        files.close()
+    assert snapshot is not None
+    return Stored(trades, orders, events, dict(snapshot.balances), state)
 
 
 def assert_books_balance(stored: Stored, wallet: Decimal, quote: str) -> None:

@@ -142,3 +142,25 @@ def test_every_command_has_help(command: str, checkout: Path) -> None:
     result = kestrel(command, "--help", cwd=checkout)
     assert result.returncode == 0
     assert "--config PATH" in result.stdout
+
+
+def test_kill_9_at_any_moment_loses_nothing_and_duplicates_nothing(checkout: Path) -> None:
+    """Three hard kills mid-run (no chance to clean up), then a clean stop: the journal and the
+    simulated market's books still agree, every trade has one entry order, no client id repeats."""
+    seen = 0
+    for _ in range(3):
+        proc = start(checkout)
+        wait_for_trades(checkout, proc, minimum=seen + 1)
+        time.sleep(0.37)  # land somewhere inside a tick, not at a boundary
+        proc.kill()
+        proc.wait(timeout=10)
+        seen = len(asyncio_run_read(checkout).trades)
+    proc = start(checkout)
+    wait_for_trades(checkout, proc, minimum=seen + 1)
+    code, _, err = stop(proc)
+    assert code == 0, err[-2000:]
+    stored = asyncio_run_read(checkout)
+    assert [e.kind for e in stored.events].count("reconciled") == 4
+    assert not [o for o in stored.orders if o.status == "intent"], "every journaled order was resolved"
+    assert_no_duplicate_orders(stored)
+    assert_books_balance(stored, D(1000), "USDT")

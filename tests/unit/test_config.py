@@ -110,3 +110,16 @@ def test_freqtrade_keys_without_meaning_here_are_ignored_with_a_warning(tmp_path
         "ignored freqtrade key 'unfilledtimeout' (no meaning in Kestrel yet)",
         "ignored freqtrade key 'exchange.pair_blacklist' (no meaning in Kestrel yet)",
     ]
+
+
+def test_default_paths_are_taken_from_the_config_folder_too(tmp_path: Path) -> None:
+    path = tmp_path / "minimal.json"
+    path.write_text(
+        json.dumps({"strategy": "SmaCross", "stake_amount": 10, "exchange": {"pair_whitelist": ["BTC/USDT"]}})
+    )
+    config, _ = load_config(path)
+    root = tmp_path.resolve()
+    assert config.db_path == root / "user_data" / "kestrel.sqlite"
+    assert config.simulated.state_path == root / "user_data" / "simulated_exchange.sqlite"
+    assert config.strategy_path == root / "strategies"
+    assert config.user_data_dir == root / "user_data"
