@@ -101,9 +101,12 @@ def _list_strategies(config: Config) -> int:
 
 
 def _trade(config: Config, strategy: Strategy) -> int:
+    from bot.instance_lock import InstanceLock
     from bot.runtime import build_runtime
     from bot.service import Daemon
 
+    lock = InstanceLock(config.db_path)
+    lock.acquire()
     setup_logging(config.log_level, config.user_data_dir / "logs")
 
     async def run() -> int:
@@ -117,3 +120,5 @@ def _trade(config: Config, strategy: Strategy) -> int:
     except Exception as e:  # last resort: one line for the user, the traceback in the log file
         logger.opt(exception=e).error("daemon failed: {}: {}", type(e).__name__, e)
         return EXIT_FAILURE
+    finally:
+        lock.release()

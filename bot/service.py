@@ -45,7 +45,9 @@ class Daemon:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stop.set)
-        mode = "dry-run" if rt.config.dry_run else "live"
+        mode = "dry-run" if rt.config.dry_run or rt.config.is_simulated else "live"
+        if rt.config.is_simulated and not rt.config.dry_run:
+            logger.warning("dry_run is false, but the simulated market never trades real money")
         started = (
             f"Kestrel started: {rt.config.exchange.name} market, {mode}, strategy {rt.config.strategy}, "
             f"{rt.timeframe}, pairs {', '.join(rt.config.exchange.pair_whitelist)}, "

@@ -164,3 +164,18 @@ def test_kill_9_at_any_moment_loses_nothing_and_duplicates_nothing(checkout: Pat
     assert not [o for o in stored.orders if o.status == "intent"], "every journaled order was resolved"
     assert_no_duplicate_orders(stored)
     assert_books_balance(stored, D(1000), "USDT")
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(checkout: Path) -> None:
+    proc = start(checkout)
+    try:
+        wait_for_trades(checkout, proc, minimum=1)
+        second = kestrel("trade", cwd=checkout, timeout=30)
+        assert second.returncode == 2
+        assert second.stderr == (
+            f"kestrel: {checkout / 'user_data' / 'kestrel.sqlite.lock'}: another Kestrel "
+            f"daemon (pid {proc.pid}) is running on this database\n"
+        )
+    finally:
+        code, _, err = stop(proc)
+    assert code == 0, err[-2000:]
