@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KestrelError as e:
         print(f"kestrel: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # a folder that cannot be created, a file that cannot be opened
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"kestrel: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
 
@@ -105,18 +109,18 @@ def _trade(config: Config, strategy: Strategy) -> int:
     from bot.runtime import build_runtime
     from bot.service import Daemon
 
-    lock = InstanceLock(config.db_path)
-    lock.acquire()
-    setup_logging(config.log_level, config.user_data_dir / "logs")
+    lock = InstanceLock(config.db_path, *([config.sim_state_path] if config.is_simulated else []))
 
     async def run() -> int:
         runtime = await build_runtime(config, strategy)
         return await Daemon(runtime).run()
 
     try:
+        lock.acquire()
+        setup_logging(config.log_level, config.user_data_dir / "logs")
         return asyncio.run(run())
-    except KestrelError:
-        raise
+    except (KestrelError, OSError):
+        raise  # main() turns these into one line
     except Exception as e:  # last resort: one line for the user, the traceback in the log file
         logger.opt(exception=e).error("daemon failed: {}: {}", type(e).__name__, e)
         return EXIT_FAILURE

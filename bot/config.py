@@ -113,7 +113,7 @@ class SimulatedConfig(_Section):
     start: str | None = None  # market time of the first tick; default 2025-01-01, or the replay's start
     history_candles: int = Field(default=500, ge=0, le=100_000)
     candles_dir: Path | None = None
-    state_path: Path = Path("user_data/simulated_exchange.sqlite")
+    state_path: Path | None = None  # default: next to the database, named after it
     start_prices: dict[str, float] = Field(default_factory=dict)
     min_notional: Decimal = Field(default=Decimal("5"), ge=0)
     annual_volatility: float = Field(default=0.7, gt=0, le=10)
@@ -205,6 +205,14 @@ class Config(_Section):
     @property
     def db_path(self) -> Path:
         return Path(self.db_url.removeprefix("sqlite+aiosqlite:///"))
+
+    @property
+    def sim_state_path(self) -> Path:
+        """The simulated market's books; by default beside the database, so two bots with two
+        databases never share one market by accident."""
+        if self.simulated.state_path is not None:
+            return self.simulated.state_path
+        return self.db_path.with_name(f"{self.db_path.stem}-simulated-exchange.sqlite")
 
     @property
     def max_slots(self) -> int | None:

@@ -13,6 +13,10 @@ class StrategyError(KestrelError):
     """A strategy file failed to load or a strategy method raised; the message names file and line."""
 
 
+class BooksDisagreeError(KestrelError):
+    """At start, the journal's open positions are not all held at the venue."""
+
+
 class StoreError(KestrelError):
     """The SQLite store cannot be opened or its schema is from an unknown version."""
 

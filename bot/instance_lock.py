@@ -16,29 +16,38 @@ class AlreadyRunningError(KestrelError):
 
 
 class InstanceLock:
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
-        self._file: TextIO | None = None
+    """Locks every file the daemon owns (its database, the simulated market's books)."""
+
+    def __init__(self, *owned: Path) -> None:
+        self.paths = [p.with_name(p.name + ".lock") for p in owned]
+        self._files: list[TextIO] = []
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            handle.close()
-            raise AlreadyRunningError(
-                f"{self.path}: another Kestrel daemon (pid {holder}) is running on this database"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
+            for path in self.paths:
+                self._files.append(_lock(path))
+        except AlreadyRunningError:
+            self.release()
+            raise
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for handle in self._files:
+            handle.close()
+        self._files.clear()
+
+
+def _lock(path: Path) -> TextIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise AlreadyRunningError(f"{path}: another Kestrel daemon (pid {holder}) is using this file") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

@@ -16,7 +16,16 @@ def _short(_record: Any) -> str:
     return "{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | {message}\n"
 
 
+class _ToLoguru(logging.Handler):
+    """Libraries log through `logging`; their records go to the same sinks as ours."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelname if record.levelname in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "INFO"
+        logger.opt(depth=6, exception=record.exc_info).log(level, "{}: {}", record.name, record.getMessage())
+
+
 def setup_logging(level: str, log_dir: Path | None) -> None:
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
     # APScheduler reports a skipped run (a tick still busy) at WARNING; that is expected under load.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     logger.remove()

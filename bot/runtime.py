@@ -6,23 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import SteppedClock, SystemClock, parse_iso_ms
+from bot.clock import Clock, SteppedClock, SystemClock, parse_iso_ms
 from bot.config import Config
 from bot.errors import UnsupportedError
-from bot.exchange.base import Market
+from bot.exchange.base import Exchange, Market
 from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles, step_for, tick_for
 from bot.exchange.simulated import SimulatedExchange
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
+from bot.pacing import Pacer, SimulatedPacer
 from bot.risk.exits import ExitRules, exit_rules
 from bot.risk.sizing import EntryLimits
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
-from bot.timeframes import floor_ms, timeframe_ms
+from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
 
 DEFAULT_FEE = Decimal("0.001")
@@ -43,10 +45,10 @@ class Runtime:
     strategy: Strategy
     timeframe: str
     tf_ms: int
-    clock: SteppedClock
+    clock: Clock
+    pacer: Pacer
     wall: SystemClock
-    venue: SimulatedExchange
-    source: CandleSource
+    venue: Exchange
     engine: AsyncEngine
     repo: Repo
     trader: Trader
@@ -66,6 +68,8 @@ def timeframe_for(config: Config, strategy: Strategy) -> str:
 
 
 async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
+    """Everything the daemon needs, connected. The store opens first: pairs that still hold a
+    position are managed even when they left the whitelist."""
     if not config.is_simulated:
         raise UnsupportedError(
             f"exchange.name {config.exchange.name!r}: trading on real exchanges arrives with the ccxt "
@@ -74,12 +78,73 @@ async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
     timeframe = timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
     fee = config.fee if config.fee is not None else DEFAULT_FEE
+    wall = SystemClock()
+    engine = await open_engine(config.db_path, create=True)
+    try:
+        repo = Repo(engine, wall)
+        managed = await managed_pairs(config, repo)
+        clock, source = _simulated_market(config, timeframe, tf_ms, managed)
+        markets = _markets(config, source, managed)
+        venue = SimulatedExchange(
+            clock=clock,
+            source=source,
+            markets=markets,
+            timeframe=timeframe,
+            fee_frac=fee,
+            state_path=config.sim_state_path,
+            initial_balances={config.stake_currency: config.dry_run_wallet},
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
+    rules = rules_for(config, strategy)
+    executor = Executor(venue=venue, repo=repo, markets=markets, prefix=client_id_prefix(config.bot_name))
+    window = max(config.candle_window, strategy.startup_candle_count + 2)
+    trader = Trader(
+        venue=venue,
+        repo=repo,
+        executor=executor,
+        cache=CandleCache(venue, timeframe, tf_ms, window),
+        strategy=strategy,
+        rules=rules,
+        limits=EntryLimits(
+            stake_quote=config.stake_amount,
+            max_open_trades=config.max_slots,
+            fee_frac=fee,
+            stop_floor_frac=Decimal(repr(1 + rules.stoploss)),
+        ),
+        markets=markets,
+        whitelist=config.exchange.pair_whitelist,
+        managed=managed,
+        tf_ms=tf_ms,
+        stake_currency=config.stake_currency,
+    )
+    pacer = SimulatedPacer(clock, tf_ms, config.simulated.speed, source.last_ms())
+    return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
+
+
+async def managed_pairs(config: Config, repo: Repo) -> list[str]:
+    """The whitelist, then any pair that still holds a position (exits only, no new entries)."""
+    pairs = list(config.exchange.pair_whitelist)
+    for trade in reversed(await repo.trades(live_only=True)):
+        if trade.pair not in pairs:
+            logger.warning(
+                "{} is no longer whitelisted; its open trade {} is still managed (exits only)", trade.pair, trade.id
+            )
+            pairs.append(trade.pair)
+    return pairs
+
+
+def _simulated_market(
+    config: Config, timeframe: str, tf_ms: int, pairs: list[str]
+) -> tuple[SteppedClock, CandleSource]:
     sim = config.simulated
-    pairs = config.exchange.pair_whitelist
     source: CandleSource
     if sim.candles_dir is not None:
         source = ReplayCandles(directory=sim.candles_dir, symbols=pairs, timeframe=timeframe, timeframe_ms=tf_ms)
         start_ms = source.first_ms() + sim.history_candles * tf_ms
+        if sim.start is not None:
+            start_ms = floor_ms(parse_iso_ms(sim.start), tf_ms)
     else:
         start_ms = floor_ms(parse_iso_ms(sim.start or DEFAULT_SIM_START), tf_ms)
         source = GeneratedCandles(
@@ -90,45 +155,15 @@ async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
             annual_volatility=sim.annual_volatility,
             start_prices=sim.start_prices,
         )
-    if sim.start is not None and sim.candles_dir is not None:
-        start_ms = floor_ms(parse_iso_ms(sim.start), tf_ms)
-    saved = SimulatedExchange.saved_now_ms(sim.state_path)
-    clock = SteppedClock(saved if saved is not None else start_ms)
-    markets = _markets(config, source)
-    venue = SimulatedExchange(
-        clock=clock,
-        source=source,
-        markets=markets,
-        timeframe=timeframe,
-        fee_frac=fee,
-        state_path=sim.state_path,
-        initial_balances={config.stake_currency: config.dry_run_wallet},
-    )
-    wall = SystemClock()
-    engine = await open_engine(config.db_path, create=True)
-    repo = Repo(engine, wall)
-    executor = Executor(venue=venue, repo=repo, markets=markets, prefix=client_id_prefix(config.bot_name))
-    window = max(config.candle_window, strategy.startup_candle_count + 2)
-    trader = Trader(
-        venue=venue,
-        repo=repo,
-        executor=executor,
-        cache=CandleCache(venue, timeframe, tf_ms, window),
-        strategy=strategy,
-        rules=rules_for(config, strategy),
-        limits=EntryLimits(stake_quote=config.stake_amount, max_open_trades=config.max_slots, fee_frac=fee),
-        markets=markets,
-        whitelist=pairs,
-        tf_ms=tf_ms,
-        stake_currency=config.stake_currency,
-    )
-    return Runtime(config, strategy, timeframe, tf_ms, clock, wall, venue, source, engine, repo, trader)
+    saved = SimulatedExchange.saved_now_ms(config.sim_state_path)
+    # a timeframe changed between runs leaves the saved time off the candle grid: move up to it
+    return SteppedClock(ceil_ms(saved, tf_ms) if saved is not None else start_ms), source
 
 
-def _markets(config: Config, source: CandleSource) -> dict[str, Market]:
+def _markets(config: Config, source: CandleSource, pairs: list[str]) -> dict[str, Market]:
     sim = config.simulated
     markets = {}
-    for pair in config.exchange.pair_whitelist:
+    for pair in pairs:
         base, quote = pair.split("/")
         price = source.start_price(pair)
         markets[pair] = Market(

@@ -15,15 +15,15 @@ from bot.book import Book
 from bot.candles import dates_ms
 from bot.clock import iso_ms
 from bot.engine import plan_entries, plan_exits, plan_protections
-from bot.errors import ExchangeError, StrategyError
-from bot.exchange.base import Exchange, Market
+from bot.errors import BooksDisagreeError, ExchangeError, StrategyError
+from bot.exchange.base import Balance, Exchange, Market
 from bot.exchange.fills import to_decimal
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.reconcile import ReconcileReport, refresh_orders
 from bot.risk.exits import ExitRules
 from bot.risk.sizing import EntryLimits
-from bot.store.repo import Repo
+from bot.store.repo import Repo, TradeRecord
 from bot.strategy.base import Strategy
 from bot.strategy.guard import PairSignal, last_signal
 
@@ -52,6 +52,7 @@ class Trader:
         limits: EntryLimits,
         markets: Mapping[str, Market],
         whitelist: Sequence[str],
+        managed: Sequence[str],
         tf_ms: int,
         stake_currency: str,
     ) -> None:
@@ -64,11 +65,14 @@ class Trader:
         self._limits = limits
         self._markets = markets
         self._whitelist = list(whitelist)
+        self._managed = list(managed)  # the whitelist plus pairs that still hold a position
         self._tf_ms = tf_ms
         self._stake_currency = stake_currency
         self._reported_errors: dict[str, str] = {}
 
     async def reconcile(self, now_ms: int) -> ReconcileReport:
+        """Before the first tick: every unfinished journal order looked up, then every open
+        position checked against what the venue holds. Books that disagree stop the start."""
         report = await refresh_orders(self._venue, self._repo, now_ms)
         message = (
             f"checked {report.checked} open journal orders: {report.changed} updated, "
@@ -76,11 +80,19 @@ class Trader:
         )
         logger.info("reconciled with the venue: {}", message)
         await self._repo.add_event("reconciled", message, ts_ms=now_ms)
+        gaps = holdings_gaps(await self._repo.trades(live_only=True), await self._venue.balances(), self._markets)
+        if gaps:
+            text = "; ".join(gaps)
+            await self._repo.add_event("books_disagree", text, ts_ms=now_ms)
+            raise BooksDisagreeError(
+                f"the journal's open positions are not all held at the venue ({text}); refusing to trade. "
+                "Was the venue's state file replaced or deleted?"
+            )
         return report
 
     async def tick(self, now_ms: int) -> TickReport:
         await refresh_orders(self._venue, self._repo, now_ms)
-        frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._whitelist}
+        frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
         signals = await self._signals(frames, now_ms)
         await self._track_highs(frames)
 
@@ -178,3 +190,20 @@ class Trader:
                 "balances": {asset: [str(b.free), str(b.used)] for asset, b in balances.items() if b.total > 0},
             }
         )
+
+
+def holdings_gaps(
+    trades: Sequence[TradeRecord], balances: Mapping[str, Balance], markets: Mapping[str, Market]
+) -> list[str]:
+    """Assets the journal says we hold (open positions) that the venue does not. Pure."""
+    wanted: dict[str, Decimal] = {}
+    for t in trades:
+        if t.status in ("open", "closing") and t.pair in markets:
+            base = markets[t.pair].base
+            wanted[base] = wanted.get(base, Decimal(0)) + t.amount
+    gaps = []
+    for asset, amount in sorted(wanted.items()):
+        held = balances[asset].total if asset in balances else Decimal(0)
+        if held < amount:
+            gaps.append(f"{asset}: journal {amount}, venue {held}")
+    return gaps

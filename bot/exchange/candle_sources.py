@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from bot.candles import dates_ms, fill_gaps
 from bot.errors import ConfigError
@@ -243,7 +244,7 @@ def _read_feather(path: Path, timeframe_ms: int) -> CandleColumns:
         df = pd.read_feather(path)
     except FileNotFoundError:
         raise ConfigError(f"simulated.candles_dir: no candle file {path}") from None
-    except Exception as e:  # pyarrow raises a variety of types for a corrupt file
+    except (OSError, ValueError, pa.ArrowException) as e:  # a corrupt or foreign file
         raise ConfigError(f"simulated.candles_dir: cannot read {path}: {e}") from None
     missing = {"date", "open", "high", "low", "close", "volume"} - set(df.columns)
     if missing or df.empty:

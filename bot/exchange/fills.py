@@ -46,17 +46,16 @@ def is_marketable(order: OrderRequest, reference: Decimal) -> bool:
     if order.type is OrderType.MARKET:
         return True
     if order.type is OrderType.LIMIT:
-        assert order.price is not None
-        return reference <= order.price if order.side is Side.BUY else reference >= order.price
-    assert order.stop_price is not None
-    return reference >= order.stop_price if order.side is Side.BUY else reference <= order.stop_price
+        limit = _required(order.price, order, "price")
+        return reference <= limit if order.side is Side.BUY else reference >= limit
+    stop = _required(order.stop_price, order, "stop price")
+    return reference >= stop if order.side is Side.BUY else reference <= stop
 
 
 def resting_fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
     """The price a resting order fills at during `bar`, or None if the bar does not reach it."""
     if order.type is OrderType.STOP:
-        assert order.stop_price is not None
-        stop = order.stop_price
+        stop = _required(order.stop_price, order, "stop price")
         if order.side is Side.SELL:
             if bar.open <= stop:
                 return bar.open
@@ -65,13 +64,19 @@ def resting_fill_price(order: OrderRequest, bar: Bar) -> Decimal | None:
             return bar.open
         return stop if bar.high >= stop else None
     if order.type is OrderType.LIMIT:
-        assert order.price is not None
+        limit = _required(order.price, order, "price")
         if order.side is Side.SELL:
-            return order.price if bar.high >= order.price else None
-        return order.price if bar.low <= order.price else None
+            return limit if bar.high >= limit else None
+        return limit if bar.low <= limit else None
     return None
 
 
 def match_order_priority(order: OrderRequest) -> int:
     """Stops are matched before limits within one candle."""
     return 0 if order.type is OrderType.STOP else 1
+
+
+def _required(value: Decimal | None, order: OrderRequest, what: str) -> Decimal:
+    if value is None:
+        raise ValueError(f"{order.symbol}: {order.type} order {order.client_id} has no {what}")
+    return value

@@ -154,7 +154,7 @@ class SimulatedExchange:
         if end_ms <= self._settled_ms:
             return
         resting = {b.request.symbol for b in self._orders.values() if b.state.status is OrderStatus.OPEN}
-        for symbol in sorted(resting):
+        for symbol in sorted(resting & self._markets.keys()):  # an unlisted symbol's orders wait
             self._settle_symbol(symbol, self._settled_ms, end_ms)
         self._settled_ms = end_ms
         self._save()
@@ -182,15 +182,20 @@ class SimulatedExchange:
                 if self._orders[book.request.client_id].state.status is not OrderStatus.OPEN:
                     continue  # its OCO sibling filled earlier in this candle
                 price = resting_fill_price(book.request, bar)
-                if price is not None:
+                if price is None:
+                    continue
+                try:
                     self._fill_resting(book, price, bar.open_ms)
+                except InsufficientFundsError as e:
+                    # never wedge the market on one order: it expires, with the reason
+                    self._expire(book.request.client_id, bar.open_ms, f"could not be filled: {e}")
             if not any(
                 b.state.status is OrderStatus.OPEN and b.request.symbol == symbol for b in self._orders.values()
             ):
                 return
 
     def _fill_resting(self, book: Resting, price: Decimal, now_ms: int) -> None:
-        self._release(book)
+        self._release_group(book)
         sibling = self._sibling(book)
         state = replace(self._fill_now(book.request, price, now_ms, maker=True), venue_id=book.state.venue_id)
         self._orders[book.request.client_id] = replace(book, state=state, reserved=Decimal(0))
@@ -250,9 +255,9 @@ class SimulatedExchange:
         if order.side is Side.SELL:
             asset, need = market.base, order.amount
         else:
-            assert order.price is not None or order.stop_price is not None
             limit = order.price if order.price is not None else order.stop_price
-            assert limit is not None
+            if limit is None:
+                raise OrderRejectedError(f"{order.symbol}: a resting buy needs a price")
             asset, need = market.quote, order.amount * limit * (1 + self.fee_frac)
         bal = self._bal(asset)
         if need > bal.free:
@@ -260,7 +265,8 @@ class SimulatedExchange:
         self._balances[asset] = Balance(free=bal.free - need, used=bal.used + need)
         return need
 
-    def _release(self, book: Resting) -> None:
+    def _release_group(self, book: Resting) -> None:
+        """Free the reservation that covers this order, whichever OCO leg holds it (for a fill)."""
         holder = book if book.reserved > 0 else self._sibling(book)
         if holder is None or holder.reserved == 0:
             return
@@ -271,17 +277,28 @@ class SimulatedExchange:
         self._orders[holder.request.client_id] = replace(self._orders[holder.request.client_id], reserved=Decimal(0))
 
     def _cancel(self, book: Resting, now_ms: int, reason: str) -> None:
+        """Cancel one leg. An open sibling keeps protecting the amount: it inherits this leg's
+        reservation, or keeps its own; only a lone order gives its reservation back."""
         sibling = self._sibling(book)
-        if book.reserved > 0 and sibling is not None and sibling.state.status is OrderStatus.OPEN:
-            # the sibling keeps protecting the amount, so it inherits the reservation
-            self._orders[sibling.request.client_id] = replace(sibling, reserved=book.reserved)
-        else:
-            self._release(book)
-        current = self._orders[book.request.client_id]
-        self._orders[book.request.client_id] = replace(
+        if book.reserved > 0:
+            if sibling is not None and sibling.state.status is OrderStatus.OPEN:
+                self._orders[sibling.request.client_id] = replace(sibling, reserved=book.reserved)
+            else:
+                self._release_group(book)
+        self._close(book.request.client_id, OrderStatus.CANCELED, now_ms, reason)
+
+    def _expire(self, client_id: str, now_ms: int, reason: str) -> None:
+        book = self._orders[client_id]
+        if book.reserved > 0:
+            self._release_group(book)
+        self._close(client_id, OrderStatus.EXPIRED, now_ms, reason)
+
+    def _close(self, client_id: str, status: OrderStatus, now_ms: int, reason: str) -> None:
+        current = self._orders[client_id]
+        self._orders[client_id] = replace(
             current,
             reserved=Decimal(0),
-            state=replace(current.state, status=OrderStatus.CANCELED, updated_ms=now_ms, reason=reason),
+            state=replace(current.state, status=status, updated_ms=now_ms, reason=reason),
         )
 
     def _sibling(self, book: Resting) -> Resting | None:

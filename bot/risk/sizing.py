@@ -14,6 +14,7 @@ class EntryLimits:
     stake_quote: Decimal
     max_open_trades: int | None  # None: no limit
     fee_frac: Decimal
+    stop_floor_frac: Decimal  # 1 + stoploss: where the initial stop rests, as a ratio of the price
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ def check_entry(
         return Rejected(f"{market.symbol}: stake buys {amount}, below the minimum amount {market.min_amount}")
     if amount * price < market.min_notional:
         return Rejected(f"{market.symbol}: stake below exchange minimum {market.min_notional} {market.quote}")
+    if amount * price * limits.stop_floor_frac < market.min_notional:
+        # the entry would fill, but its stop order would be refused: a position that cannot be protected
+        return Rejected(
+            f"{market.symbol}: its stop order would be worth {amount * price * limits.stop_floor_frac:.8f} "
+            f"{market.quote}, below the exchange minimum {market.min_notional}; raise stake_amount"
+        )
     cost = amount * price * (1 + limits.fee_frac)
     if cost > free_quote:
         return Rejected(f"{market.symbol}: needs {cost:.8f} {market.quote}, free {free_quote:.8f}")

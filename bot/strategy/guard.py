@@ -38,10 +38,13 @@ def analyze(strategy: Strategy, candles: pd.DataFrame, pair: str) -> pd.DataFram
         except Exception as e:  # user code: the strategy guard boundary
             raise StrategyError(describe_user_error(e, path, f"{method} for {pair}")) from None
         df = _checked(out, n, path, method, pair)
-    df["enter_long"] = _flag(df, "enter_long")
-    df["exit_long"] = _flag(df, "exit_long")
-    if "enter_tag" not in df.columns:
-        df["enter_tag"] = None
+    try:
+        df["enter_long"] = _flag(df, "enter_long")
+        df["exit_long"] = _flag(df, "exit_long")
+        if "enter_tag" not in df.columns:
+            df["enter_tag"] = None
+    except Exception as e:  # whatever shape the user's columns have, it is this pair's problem only
+        raise StrategyError(f"{path}: unusable signal columns for {pair}: {type(e).__name__}: {e}") from None
     return df
 
 

@@ -174,3 +174,32 @@ async def test_the_simulated_market_survives_a_restart(tmp_path: Path) -> None:
         assert stop is not None and stop.average == D(95)
     finally:
         await again.close()
+
+
+async def test_cancelling_one_oco_leg_keeps_the_other_protecting_the_amount(harness: Harness) -> None:
+    v = harness.venue
+    await v.submit(buy("k-1e0"))
+    await v.submit(OrderRequest("k-1s0", PAIR, Side.SELL, OrderType.STOP, D(1), stop_price=D(95)))
+    await v.submit(OrderRequest("k-1p0", PAIR, Side.SELL, OrderType.LIMIT, D(1), price=D(105), oco_with="k-1s0"))
+    for first, second in (("k-1p0", "k-1s0"),):
+        await v.cancel(PAIR, first)
+        balances = await v.balances()
+        assert (balances["AAA"].free, balances["AAA"].used) == (D(0), D(1)), f"after cancelling {first}"
+        with pytest.raises(InsufficientFundsError):  # the coins are still spoken for
+            await v.submit(OrderRequest("k-1x0", PAIR, Side.SELL, OrderType.MARKET, D(1)))
+        harness.at_candle(4)
+        left = await v.order(PAIR, second)
+        assert left is not None and (left.status, left.average) == (OrderStatus.FILLED, D(95))
+    assert (await v.balances())["AAA"].total == D(0)
+
+
+async def test_cancelling_the_stop_leg_hands_its_reservation_to_the_take_profit(harness: Harness) -> None:
+    v = harness.venue
+    await v.submit(buy("k-1e0"))
+    await v.submit(OrderRequest("k-1s0", PAIR, Side.SELL, OrderType.STOP, D(1), stop_price=D(95)))
+    await v.submit(OrderRequest("k-1p0", PAIR, Side.SELL, OrderType.LIMIT, D(1), price=D(105), oco_with="k-1s0"))
+    await v.cancel(PAIR, "k-1s0")
+    assert (await v.balances())["AAA"].used == D(1)
+    await v.cancel(PAIR, "k-1p0")
+    balances = await v.balances()
+    assert (balances["AAA"].free, balances["AAA"].used) == (D(1), D(0))

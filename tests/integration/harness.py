@@ -63,7 +63,7 @@ async def read_back(config_path: Path) -> Stored:
     finally:
         await engine.dispose()
     # the venue's own books, read from its file: the journal is checked against them, not against itself
-    files = VenueStateFile(config.simulated.state_path)
+    files = VenueStateFile(config.sim_state_path)
     try:
         snapshot = files.load()
     finally:

@@ -174,8 +174,28 @@ def test_a_second_daemon_on_the_same_database_is_refused(checkout: Path) -> None
         assert second.returncode == 2
         assert second.stderr == (
             f"kestrel: {checkout / 'user_data' / 'kestrel.sqlite.lock'}: another Kestrel "
-            f"daemon (pid {proc.pid}) is running on this database\n"
+            f"daemon (pid {proc.pid}) is using this file\n"
         )
+        # another database, but pointed at the same simulated market: refused too
+        other = json.loads((checkout / "config.json").read_text())
+        other["db_url"] = "sqlite:///user_data/other.sqlite"
+        other["simulated"]["state_path"] = "user_data/kestrel-simulated-exchange.sqlite"
+        (checkout / "other.json").write_text(json.dumps(other))
+        third = kestrel("trade", "--config", "other.json", cwd=checkout, timeout=30)
+        assert third.returncode == 2
+        assert "kestrel-simulated-exchange.sqlite.lock: another Kestrel daemon" in third.stderr
     finally:
         code, _, err = stop(proc)
     assert code == 0, err[-2000:]
+
+
+def test_an_unusable_data_folder_is_one_line_not_a_traceback(checkout: Path) -> None:
+    (checkout / "blocker").write_text("a file where a folder should be")
+    config = json.loads((checkout / "config.json").read_text())
+    config["db_url"] = "sqlite:///blocker/kestrel.sqlite"
+    (checkout / "config.json").write_text(json.dumps(config))
+    result = kestrel("trade", cwd=checkout)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert "blocker" in result.stderr

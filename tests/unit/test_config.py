@@ -120,6 +120,6 @@ def test_default_paths_are_taken_from_the_config_folder_too(tmp_path: Path) -> N
     config, _ = load_config(path)
     root = tmp_path.resolve()
     assert config.db_path == root / "user_data" / "kestrel.sqlite"
-    assert config.simulated.state_path == root / "user_data" / "simulated_exchange.sqlite"
+    assert config.sim_state_path == root / "user_data" / "kestrel-simulated-exchange.sqlite"
     assert config.strategy_path == root / "strategies"
     assert config.user_data_dir == root / "user_data"

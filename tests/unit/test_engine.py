@@ -14,7 +14,7 @@ MARKETS = {
     p: Market(p, p[:3], "USDT", price_tick=D("0.01"), amount_step=D("0.001"), min_notional=D("5")) for p in PAIRS
 }
 RULES = ExitRules(roi=((0, 0.05),), stoploss=-0.05)
-LIMITS = EntryLimits(stake_quote=D("100"), max_open_trades=2, fee_frac=D("0.001"))
+LIMITS = EntryLimits(stake_quote=D("100"), max_open_trades=2, fee_frac=D("0.001"), stop_floor_frac=D("0.95"))
 
 
 def pos(trade_id: int, pair: str, **kw: object) -> Position:
@@ -66,7 +66,7 @@ def test_entries_count_open_positions_and_pending_orders_as_taken_slots() -> Non
 
 
 def test_entries_stop_when_money_runs_out() -> None:
-    limits = EntryLimits(stake_quote=D("100"), max_open_trades=None, fee_frac=D("0.001"))
+    limits = EntryLimits(stake_quote=D("100"), max_open_trades=None, fee_frac=D("0.001"), stop_floor_frac=D("0.95"))
     book = Book((), frozenset(), D("250"))  # two entries cost 200.2, the third needs 100.1 more
     signals = {p: sig(p, enter=True) for p in PAIRS[:3]}
     entries, skipped = plan_entries(
@@ -90,7 +90,7 @@ def test_entry_signal_with_an_exit_signal_on_the_same_candle_does_not_enter() ->
 
 
 def test_stake_below_exchange_minimum_is_rejected_with_the_reason() -> None:
-    limits = EntryLimits(stake_quote=D("4"), max_open_trades=3, fee_frac=D("0.001"))
+    limits = EntryLimits(stake_quote=D("4"), max_open_trades=3, fee_frac=D("0.001"), stop_floor_frac=D("0.95"))
     _, skipped = plan_entries(
         Book((), frozenset(), D("1000")),
         {"AAA/USDT": sig("AAA/USDT", enter=True)},
@@ -137,3 +137,20 @@ def test_protections_are_planned_only_where_they_change() -> None:
     assert [(i.trade_id, i.protection.stop_price, i.protection.take_profit_price) for i in intents] == [
         (2, D("95.00"), D("105.21"))
     ]
+
+
+def test_an_entry_whose_stop_order_would_be_refused_is_not_taken() -> None:
+    # 5.1 USDT buys 0.51 at 10; the -5 % stop would be worth 4.845 < the 5 USDT minimum
+    limits = EntryLimits(stake_quote=D("5.1"), max_open_trades=3, fee_frac=D("0.001"), stop_floor_frac=D("0.95"))
+    entries, skipped = plan_entries(
+        Book((), frozenset(), D("1000")),
+        {"AAA/USDT": sig("AAA/USDT", enter=True)},
+        whitelist=PAIRS,
+        prices={"AAA/USDT": D("10")},
+        markets=MARKETS,
+        limits=limits,
+    )
+    assert entries == []
+    assert skipped[0].reason == (
+        "AAA/USDT: its stop order would be worth 4.84500000 USDT, below the exchange minimum 5; raise stake_amount"
+    )

@@ -158,3 +158,20 @@ def test_breakout_level_uses_only_completed_days() -> None:
     assert level.iloc[24 * 20] == 100.0  # day 20: days 0..19 complete
     assert level.iloc[24 * 21 + 23] == 100.0  # rest of day 21 still 100
     assert level.iloc[24 * 22] == 150.0  # the next day sees the spike
+
+
+def test_signal_columns_of_the_wrong_shape_are_a_strategy_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "dup.py",
+        HEADER
+        + (
+            "import pandas as pd\n"
+            "class Dup(Strategy):\n"
+            "    def populate_exit_trend(self, df, metadata):\n"
+            "        return pd.concat([df, df[['close']].rename(columns={'close': 'exit_long'})] * 1 +"
+            " [df[['open']].rename(columns={'open': 'exit_long'})], axis=1)\n"
+        ),
+    )
+    with pytest.raises(StrategyError, match=rf"^{path}: unusable signal columns for P: "):
+        analyze(load_strategy(tmp_path, "Dup"), candles(), "P")
