@@ -94,15 +94,16 @@ class Trader:
         await refresh_orders(self._venue, self._repo, now_ms)
         frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
         signals = await self._signals(frames, now_ms)
-        await self._track_highs(frames)
+        book = await self._book()
+        await self._track_highs(book, frames)
 
-        exits = plan_exits(await self._book(now_ms), signals, self._rules)
+        exits = plan_exits(book, signals, self._rules)
         for exit_intent in exits:
             await self._executor.exit(exit_intent, now_ms)
 
         prices = await self._prices(signals)
         entries, skipped = plan_entries(
-            await self._book(now_ms),
+            await self._book(closed_since_ms=now_ms),
             signals,
             whitelist=self._whitelist,
             prices=prices,
@@ -114,7 +115,7 @@ class Trader:
         for entry in entries:
             await self._executor.enter(entry, now_ms)
 
-        book = await self._book(now_ms)
+        book = await self._book()
         protections = plan_protections(book, self._rules, self._markets, self._limits.fee_frac, now_ms)
         for intent in protections:
             await self._executor.protect(intent, now_ms)
@@ -156,9 +157,9 @@ class Trader:
         logger.error("strategy error, {} skipped this tick (exits still managed): {}", pair, error)
         await self._repo.add_event("strategy_error", error, ts_ms=now_ms, pair=pair)
 
-    async def _track_highs(self, frames: Mapping[str, pd.DataFrame]) -> None:
+    async def _track_highs(self, book: Book, frames: Mapping[str, pd.DataFrame]) -> None:
         """Raise each position's highest seen price with the candles closed since it opened."""
-        for pos in (await self._repo.book(Decimal(0))).positions:
+        for pos in book.positions:
             frame = frames.get(pos.pair)
             if frame is None or frame.empty:
                 continue
@@ -177,10 +178,13 @@ class Trader:
                 logger.warning("{}: no price: {}", pair, e)
         return prices
 
-    async def _book(self, now_ms: int) -> Book:
+    async def _book(self, *, closed_since_ms: int | None = None) -> Book:
+        """The book as the journal and the wallet stand now; for entries, with the pairs that
+        closed a trade on this candle (they may not re-enter on it)."""
         balances = await self._venue.balances()
         free = balances[self._stake_currency].free if self._stake_currency in balances else Decimal(0)
-        return await self._repo.book(free, await self._repo.closed_pairs_since(now_ms))
+        closed = frozenset() if closed_since_ms is None else await self._repo.closed_pairs_since(closed_since_ms)
+        return await self._repo.book(free, closed)
 
     async def _snapshot(self, now_ms: int) -> None:
         balances = await self._venue.balances()
