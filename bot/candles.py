@@ -3,6 +3,8 @@ replay and the backtester alike, so all of them see the same rows."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,10 @@ def fill_gaps(df: pd.DataFrame, tf_ms: int) -> pd.DataFrame:
 
 def dates_ms(dates: pd.Series) -> np.ndarray:
     """Epoch milliseconds of a datetime column, whatever its resolution (ns, us or ms)."""
-    return pd.to_datetime(dates, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy(np.int64)
+    index = pd.DatetimeIndex(dates)
+    if index.tz is None:
+        index = index.tz_localize("UTC")
+    return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
 
 
 def append_candles(old: pd.DataFrame, new: pd.DataFrame, tf_ms: int, window: int) -> pd.DataFrame:
@@ -46,3 +51,21 @@ def append_candles(old: pd.DataFrame, new: pd.DataFrame, tf_ms: int, window: int
     if len(merged) > window:
         merged = merged.iloc[-window:].reset_index(drop=True)
     return merged
+
+
+def price_decimals(values: np.ndarray) -> int:
+    """Decimals needed to write every price exactly: the smallest d with round(v, d) == v for all
+    values (rounded to 14 decimals first, to see through binary noise)."""
+    v = np.round(np.asarray(values, dtype=np.float64), 14)
+    v = v[np.isfinite(v)]
+    for decimals in range(16):
+        if np.array_equal(np.round(v, decimals), v):
+            return decimals
+    return 15
+
+
+def infer_price_tick(frame: pd.DataFrame) -> Decimal:
+    """The price tick of a market known only from its candles (a replay, a backtest): one unit of
+    the last decimal its prices use. freqtrade's backtests infer it from the data as well."""
+    values = frame[["open", "high", "low", "close"]].to_numpy(np.float64).ravel()
+    return Decimal(1).scaleb(-price_decimals(values))

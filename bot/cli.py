@@ -12,11 +12,12 @@ from pathlib import Path
 
 from loguru import logger
 
-from bot.config import Config, load_config
-from bot.errors import KestrelError
+from bot.config import Config, load_config, require_strategy
+from bot.errors import ConfigError, KestrelError
 from bot.logs import setup_logging
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
+from bot.timeframes import timeframe_s
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     trades.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
     command("check-config", "validate the config and load the strategy, then exit")
     command("list-strategies", "list the strategy classes found in strategy_path")
+    bt = command("backtest", "replay history through the daemon's engine and report")
+    bt.add_argument("--strategy", metavar="NAME", help="strategy class (default: the config's)")
+    bt.add_argument(
+        "--datadir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder with BTC_USDT-5m.feather files (directly or one folder down)",
+    )
+    bt.add_argument("--timeframe", metavar="TF", help="e.g. 5m (default: config, else the strategy's)")
+    bt.add_argument("--timerange", metavar="YYYYMMDD-YYYYMMDD", help="trade only inside this range (UTC)")
+    bt.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs (default: exchange.pair_whitelist)")
+    bt.add_argument("--export-dir", type=Path, metavar="OUT", help="write trades.csv, summary.json, report.html")
     return parser
 
 
@@ -72,6 +86,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     config, warnings = load_config(args.config)
     if args.command == "list-strategies":
         return _list_strategies(config)
+    if args.command == "backtest":
+        return _backtest(args, config, warnings)
     if args.command == "status":
         from bot.report import print_status
 
@@ -83,7 +99,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.report import print_trades
 
         return asyncio.run(print_trades(config, args.limit))
-    strategy = load_strategy(config.strategy_path, config.strategy, config.model_dump(mode="json"))
+    strategy = load_strategy(
+        config.strategy_path, require_strategy(config, args.config), config.model_dump(mode="json")
+    )
     for warning in warnings:
         print(f"kestrel: warning: {warning}", file=sys.stderr)
     if args.command == "check-config":
@@ -126,3 +144,37 @@ def _trade(config: Config, strategy: Strategy) -> int:
         return EXIT_FAILURE
     finally:
         lock.release()
+
+
+def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> int:
+    from bot.backtest.command import BacktestRequest, backtest
+    from bot.data.download import parse_timerange
+
+    name = require_strategy(config, args.config, args.strategy)
+    strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
+    from_ms = until_ms = None
+    if args.timerange:
+        try:
+            from_ms, until_ms = parse_timerange(args.timerange, now_ms=2**62)
+        except ValueError as e:
+            raise ConfigError(f"--timerange: {e}") from None
+        from_ms = from_ms or None
+    if args.timeframe is not None:
+        try:
+            timeframe_s(args.timeframe)
+        except ValueError as e:
+            raise ConfigError(f"--timeframe: {e}") from None
+    for warning in warnings:
+        print(f"kestrel: warning: {warning}", file=sys.stderr)
+    request = BacktestRequest(
+        datadir=args.datadir,
+        timeframe=args.timeframe,
+        from_ms=from_ms,
+        until_ms=None if until_ms == 2**62 else until_ms,
+        pairs=args.pairs,
+        export_dir=args.export_dir,
+    )
+    backtest(config, strategy, request, out=sys.stdout)
+    if args.export_dir is not None:
+        print(f"exported trades.csv, summary.json and report.html to {args.export_dir}")
+    return EXIT_OK

@@ -135,7 +135,7 @@ class SimulatedConfig(_Section):
 
 
 class Config(_Section):
-    strategy: str
+    strategy: str | None = None  # required by `kestrel trade`; `kestrel backtest --strategy` may give it
     strategy_path: Path = Path("strategies")
     dry_run: bool = True
     dry_run_wallet: Decimal = Field(default=Decimal("1000"), gt=0)
@@ -281,3 +281,11 @@ def _check_pairs_quote(config: Config, path: Path) -> None:
                 f"{path}: exchange.pair_whitelist.{i}: {pair!r} is not quoted in "
                 f"stake_currency {config.stake_currency!r}"
             )
+
+
+def require_strategy(config: Config, path: Path, override: str | None = None) -> str:
+    """The strategy name to use: the command line's, else the config's, else one ConfigError line."""
+    name = override or config.strategy
+    if not name:
+        raise ConfigError(f"{path}: strategy: required key is missing")
+    return name

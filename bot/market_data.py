@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bot.candles import append_candles, dates_ms
@@ -18,22 +19,38 @@ class CandleCache:
         self._tf_ms = tf_ms
         self._window = window
         self._frames: dict[str, pd.DataFrame] = {}
+        self._last_ms: dict[str, int] = {}
 
     async def refresh(self, pair: str, now_ms: int) -> pd.DataFrame:
         """Closed candles of `pair` up to `now_ms`, oldest first."""
         frame = self._frames.get(pair)
-        if frame is None or frame.empty:
+        last = self._last_ms.get(pair)
+        if frame is None or last is None:
             since = now_ms - self._window * self._tf_ms
             frame = pd.DataFrame({c: [] for c in CANDLE_COLUMNS})
         else:
-            since = int(dates_ms(frame["date"].iloc[-1:])[0]) + self._tf_ms
+            since = last + self._tf_ms
         while since < now_ms:
             page = await self._venue.candles(pair, self._timeframe, since_ms=since, limit=_PAGE)
             if page.empty:
                 break
-            frame = append_candles(frame, page, self._tf_ms, self._window)
-            since = int(dates_ms(page["date"].iloc[-1:])[0]) + self._tf_ms
+            page_ms = dates_ms(page["date"])
+            if last is not None and int(page_ms[0]) == last + self._tf_ms and _contiguous(page_ms, self._tf_ms):
+                # the usual tick: the next candle(s), in order, nothing to merge or fill
+                frame = pd.concat([frame, page], ignore_index=True)
+                if len(frame) > self._window:
+                    frame = frame.iloc[-self._window :].reset_index(drop=True)
+            else:
+                frame = append_candles(frame, page, self._tf_ms, self._window)
+            last = int(page_ms[-1])
+            since = last + self._tf_ms
             if len(page) < _PAGE:
                 break
         self._frames[pair] = frame
+        if last is not None:
+            self._last_ms[pair] = last
         return frame
+
+
+def _contiguous(ts_ms: np.ndarray, tf_ms: int) -> bool:
+    return bool(np.all(np.diff(ts_ms) == tf_ms))

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from bot.clock import SteppedClock
 
+MIN_INTERVAL_S = 0.01
+
 
 class Pacer(Protocol):
     interval_s: float  # wall seconds between scheduler runs
@@ -26,7 +28,8 @@ class SimulatedPacer:
         self._clock = clock
         self._tf_ms = tf_ms
         self._last_candle_ms = last_candle_ms
-        self.interval_s = tf_ms / 1000 / speed
+        # a tick takes milliseconds; firing faster only makes the scheduler skip runs
+        self.interval_s = max(tf_ms / 1000 / speed, MIN_INTERVAL_S)
 
     def next_tick_ms(self, last_done_ms: int | None, *, first: bool) -> int | None:
         now = self._clock.now_ms()

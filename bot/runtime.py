@@ -13,7 +13,8 @@ from bot.clock import Clock, SteppedClock, SystemClock, parse_iso_ms
 from bot.config import Config
 from bot.errors import UnsupportedError
 from bot.exchange.base import Exchange, Market
-from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles, step_for, tick_for
+from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles
+from bot.exchange.sim_markets import generated_market, replay_market
 from bot.exchange.simulated import SimulatedExchange
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
@@ -162,16 +163,6 @@ def _simulated_market(
 
 def _markets(config: Config, source: CandleSource, pairs: list[str]) -> dict[str, Market]:
     sim = config.simulated
-    markets = {}
-    for pair in pairs:
-        base, quote = pair.split("/")
-        price = source.start_price(pair)
-        markets[pair] = Market(
-            symbol=pair,
-            base=base,
-            quote=quote,
-            price_tick=sim.price_tick or tick_for(price),
-            amount_step=sim.amount_step or step_for(price),
-            min_notional=sim.min_notional,
-        )
-    return markets
+    if isinstance(source, ReplayCandles):
+        return {pair: replay_market(pair, source.frame(pair), sim) for pair in pairs}
+    return {pair: generated_market(pair, source.start_price(pair), sim) for pair in pairs}

@@ -25,7 +25,7 @@ class Daemon:
         self._tick_done = asyncio.Condition()
         self.ticks = 0
         self._first = True
-        self._finished_replay = False
+        self.replay_finished = asyncio.Event()  # set when a replay has no candles left
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -69,7 +69,7 @@ class Daemon:
         if rt.config.is_simulated and not rt.config.dry_run:
             logger.warning("dry_run is false, but the simulated market never trades real money")
         started = (
-            f"Kestrel started: {rt.config.exchange.name} market, {mode}, strategy {rt.config.strategy}, "
+            f"Kestrel started: {rt.config.exchange.name} market, {mode}, strategy {type(rt.strategy).__name__}, "
             f"{rt.timeframe}, pairs {', '.join(rt.config.exchange.pair_whitelist)}, "
             f"market time {iso_ms(rt.clock.now_ms())}, a tick every {rt.pacer.interval_s:g} s"
         )
@@ -79,7 +79,7 @@ class Daemon:
             {
                 "mode": mode,
                 "exchange": rt.config.exchange.name,
-                "strategy": rt.config.strategy,
+                "strategy": type(rt.strategy).__name__,
                 "timeframe": rt.timeframe,
                 "pid_started_wall_ms": rt.wall.now_ms(),
             }
@@ -123,8 +123,8 @@ class Daemon:
         last_done = await rt.repo.get_state("last_tick_ms") if first else None
         target = rt.pacer.next_tick_ms(last_done, first=first)
         if target is None:
-            if not self._finished_replay:
-                self._finished_replay = True
+            if not self.replay_finished.is_set():
+                self.replay_finished.set()
                 logger.info("replay finished at {}: no more candles to trade", iso_ms(rt.clock.now_ms()))
                 await rt.repo.add_event("replay_finished", "no more candles in the replay", ts_ms=rt.clock.now_ms())
             return

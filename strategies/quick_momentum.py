@@ -29,10 +29,12 @@ class QuickMomentum(Strategy):
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         fast, slow = dataframe["ema_fast"], dataframe["ema_slow"]
-        dataframe.loc[(fast > slow) & (fast.shift(1) <= slow.shift(1)), ["enter_long", "enter_tag"]] = (1, "ema_cross")
+        cross_up = (fast > slow) & (fast.shift(1) <= slow.shift(1))
+        dataframe["enter_long"] = cross_up.astype("int8")
+        dataframe["enter_tag"] = cross_up.map({True: "ema_cross", False: None})
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         fast, slow = dataframe["ema_fast"], dataframe["ema_slow"]
-        dataframe.loc[(fast < slow) & (fast.shift(1) >= slow.shift(1)), "exit_long"] = 1
+        dataframe["exit_long"] = ((fast < slow) & (fast.shift(1) >= slow.shift(1))).astype("int8")
         return dataframe

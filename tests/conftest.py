@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs() -> None:
+    """The daemon logs every tick at DEBUG; tests read the database, not the log."""
+    import sys
+
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+
+
 def base_config(tmp: Path, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "strategy": "QuickMomentum",

@@ -238,6 +238,10 @@ class ReplayCandles:
     def columns(self, symbol: str, until_ms: int) -> CandleColumns:  # noqa: ARG002 (a replay holds it all)
         return self._columns[symbol]
 
+    def frame(self, symbol: str) -> pd.DataFrame:
+        cols = self._columns[symbol]
+        return cols.frame(0, len(cols.ts_ms))
+
 
 def _read_feather(path: Path, timeframe_ms: int) -> CandleColumns:
     try:

@@ -321,8 +321,10 @@ class SimulatedExchange:
         if hi == 0:
             raise OrderRejectedError(f"{symbol}: no price yet, the market opens later")
         i = hi - 1
-        forming = int(cols.ts_ms[i]) + self._tf_ms > now
-        return to_decimal(cols.open[i] if forming else cols.close[i])
+        if int(cols.ts_ms[i]) + self._tf_ms <= now:
+            # no candle is forming: a replay that has run out of candles is a closed market
+            raise OrderRejectedError(f"{symbol}: no trading after the last candle of the replay")
+        return to_decimal(cols.open[i])
 
     def _check_symbol(self, symbol: str) -> None:
         if symbol not in self._markets:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, desc, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -278,9 +279,11 @@ class Repo:
             return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message) for r in rows]
 
     async def set_state(self, values: dict[str, Any]) -> None:
+        rows = [{"key": key, "value": json.dumps(value)} for key, value in values.items()]
+        upsert = sqlite_insert(KeyValueRow).values(rows)
+        upsert = upsert.on_conflict_do_update(index_elements=["key"], set_={"value": upsert.excluded.value})
         async with self._session() as s:
-            for key, value in values.items():
-                s.add(await s.merge(KeyValueRow(key=key, value=json.dumps(value))))
+            await s.exec(upsert)
             await s.commit()
 
     async def get_state(self, key: str) -> Any:

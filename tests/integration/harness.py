@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.config import load_config
+from bot.config import load_config, require_strategy
 from bot.exchange.base import Balance
 from bot.exchange.simulated import SimulatedExchange
 from bot.exchange.simulated_state import VenueStateFile
@@ -21,15 +21,17 @@ from bot.store.repo import EventRecord, Repo, TradeRecord
 from bot.strategy.loader import load_strategy
 
 
-async def run_daemon(config_path: Path, ticks: int, timeout_s: float = 60.0) -> int:
-    """Start the daemon as `kestrel trade` would, let it run `ticks` ticks, stop it. Returns its exit code."""
+async def run_daemon(config_path: Path, ticks: int | None, timeout_s: float = 60.0) -> int:
+    """Start the daemon as `kestrel trade` would, let it run `ticks` ticks (None: until its replay
+    has no candles left), stop it. Returns its exit code."""
     config, _ = load_config(config_path)
-    strategy = load_strategy(config.strategy_path, config.strategy)
+    strategy = load_strategy(config.strategy_path, require_strategy(config, config_path))
     runtime = await build_runtime(config, strategy)
     daemon = Daemon(runtime)
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))
     try:
-        await asyncio.wait_for(daemon.wait_ticks(ticks), timeout=timeout_s)
+        done = daemon.replay_finished.wait() if ticks is None else daemon.wait_ticks(ticks)
+        await asyncio.wait_for(done, timeout=timeout_s)
     finally:
         daemon.request_stop()
         code = await asyncio.wait_for(task, timeout=15)

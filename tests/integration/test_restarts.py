@@ -76,7 +76,7 @@ async def test_a_lost_venue_state_file_refuses_to_start(replay_config: Any) -> N
     config, _ = load_config(path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{config.sim_state_path}{suffix}").unlink(missing_ok=True)
-    runtime = await build_runtime(config, load_strategy(config.strategy_path, config.strategy))
+    runtime = await build_runtime(config, load_strategy(config.strategy_path, "EnterOn777"))
     with pytest.raises(
         BooksDisagreeError,
         match=r"^the journal's open positions are not all held at the venue "

@@ -46,7 +46,6 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
     [
         (lambda c: c.update(stake_amount=-5), "stake_amount: Input should be greater than 0"),
         (lambda c: c.update(stake_amount="lots"), "stake_amount: Input should be a valid decimal"),
-        (lambda c: c.pop("strategy"), "strategy: required key is missing"),
         (lambda c: c.update(stake_amout=10), "stake_amout: unknown key (check the spelling)"),
         (lambda c: c.update(max_open_trades=0), "max_open_trades: must be at least 1, or -1 for no limit"),
         (lambda c: c.update(timeframe="7x"), "timeframe: bad timeframe '7x', expected e.g. 1m, 5m, 15m, 1h, 4h, 1d"),
@@ -123,3 +122,16 @@ def test_default_paths_are_taken_from_the_config_folder_too(tmp_path: Path) -> N
     assert config.sim_state_path == root / "user_data" / "kestrel-simulated-exchange.sqlite"
     assert config.strategy_path == root / "strategies"
     assert config.user_data_dir == root / "user_data"
+
+
+def test_strategy_is_required_only_where_it_is_used(tmp_path: Path) -> None:
+    from bot.config import require_strategy
+
+    cfg = base_config(tmp_path)
+    del cfg["strategy"]
+    path = tmp_path / "nostrat.json"
+    path.write_text(json.dumps(cfg))
+    config, _ = load_config(path)  # a freqtrade config names no strategy: loading is fine
+    with pytest.raises(ConfigError, match=r"nostrat\.json: strategy: required key is missing$"):
+        require_strategy(config, path)
+    assert require_strategy(config, path, "SmaCross") == "SmaCross"

@@ -1,0 +1,1 @@
+"""Backtesting: the daemon's engine replayed over history, fast."""

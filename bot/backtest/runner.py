@@ -1,0 +1,387 @@
+"""The backtester: the daemon's tick, run only at the market times where something can happen.
+
+Every processed tick does what `Trader.tick` does, in the same order and with the same pure
+functions: resting fills of the candle that closed, signals, `plan_exits`, `plan_entries`,
+`plan_protections`, and the shared fill model. What makes it fast is skipping: between two events
+(a fill, an exit signal, an ROI step, a new high under a trailing stop, an entry signal while a slot
+is free) nothing can change, so those ticks are not run at all (scan.py finds the next event)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from bot.backtest.scan import next_fill, next_new_high, protection_orders
+from bot.backtest.series import PairSeries
+from bot.book import Book, Position
+from bot.engine import EntryIntent, ProtectIntent, plan_entries, plan_exits, plan_protections
+from bot.exchange.base import Side
+from bot.exchange.fills import fee_quote, is_marketable, taker_price, to_decimal
+from bot.ledger import ENTRY, EXIT, JournalOrder, derive_trade
+from bot.risk.exits import ExitRules
+from bot.risk.sizing import EntryLimits
+from bot.strategy.guard import PairSignal
+from bot.timeframes import ceil_ms
+
+NEVER = 2**62
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    limits: EntryLimits
+    rules: ExitRules
+    wallet: Decimal
+    tf_ms: int
+
+
+@dataclass(frozen=True)
+class BacktestTrade:
+    trade_id: int
+    pair: str
+    open_ms: int
+    close_ms: int
+    open_rate: Decimal
+    close_rate: Decimal
+    amount: Decimal
+    open_fee: Decimal
+    close_fee: Decimal
+    profit_abs: Decimal
+    profit_ratio: Decimal
+    exit_reason: str
+    enter_tag: str | None
+
+
+@dataclass
+class BacktestResult:
+    trades: list[BacktestTrade]
+    final_quote: Decimal
+    first_tick_ms: int
+    last_tick_ms: int
+    ticks_run: int
+    candles: int
+
+
+@dataclass
+class _Position:
+    trade_id: int
+    s: int  # index of the pair's series
+    entry: JournalOrder
+    amount: Decimal
+    open_rate: Decimal
+    open_ms: int
+    max_rate: Decimal
+    max_idx: int  # the last candle whose high is in max_rate
+    tag: str | None
+    stop: Decimal | None = None
+    stop_reason: str = "stop_loss"
+    take_profit: Decimal | None = None
+    placed_idx: int = 0  # first candle the resting protection is matched against
+    next_ms: int = NEVER
+    fill: tuple[int, Decimal, str] | None = None  # candle, price, exit reason
+
+
+@dataclass
+class _State:
+    quote: Decimal
+    positions: dict[int, _Position] = field(default_factory=dict)
+    trades: list[BacktestTrade] = field(default_factory=list)
+    closed_at: dict[str, int] = field(default_factory=dict)  # pair -> close time of its last trade
+    next_id: int = 1
+
+
+def run_backtest(
+    series: Sequence[PairSeries], settings: BacktestSettings, *, first_tick_ms: int, last_tick_ms: int
+) -> BacktestResult:
+    return _Run(series, settings, first_tick_ms, last_tick_ms).run()
+
+
+class _Run:
+    def __init__(self, series: Sequence[PairSeries], settings: BacktestSettings, first: int, last: int) -> None:
+        self.series = list(series)
+        self.cfg = settings
+        self.tf = settings.tf_ms
+        self.first, self.last = first, last
+        self.whitelist = [s.pair for s in self.series]
+        self.markets = {s.pair: s.market for s in self.series}
+        self.state = _State(quote=settings.wallet)
+        self.exit_rows = [np.flatnonzero(s.exit & ~s.enter) for s in self.series]
+        self.cand_ms, self.cand_series = self._entry_candidates()
+        self.ticks_run = 0
+
+    def _entry_candidates(self) -> tuple[list[int], list[int]]:
+        """Ticks at which a pair has an entry signal (and no exit signal), whitelist order within a tick."""
+        ticks, owners = [], []
+        for i, s in enumerate(self.series):
+            rows = np.flatnonzero(s.enter & ~s.exit)
+            at = s.ts_ms[rows] + self.tf
+            at = at[(at >= self.first) & (at <= self.last)]
+            ticks.append(at)
+            owners.append(np.full(len(at), i, dtype=np.int64))
+        all_ticks = np.concatenate(ticks) if ticks else np.empty(0, dtype=np.int64)
+        all_owners = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
+        order = np.lexsort((all_owners, all_ticks))
+        return all_ticks[order].tolist(), all_owners[order].tolist()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> BacktestResult:
+        now = self._next_candidate(self.first - 1)
+        while now <= self.last:
+            self._tick(now)
+            self.ticks_run += 1
+            now = self._next_tick_after(now)
+        self._force_exit()
+        trades = sorted(self.state.trades, key=lambda t: t.trade_id)
+        return BacktestResult(
+            trades, self.state.quote, self.first, self.last, self.ticks_run, sum(len(s) for s in self.series)
+        )
+
+    def _next_candidate(self, after_ms: int) -> int:
+        i = bisect.bisect_right(self.cand_ms, after_ms)
+        return self.cand_ms[i] if i < len(self.cand_ms) else NEVER
+
+    def _slots_full(self) -> bool:
+        limit = self.cfg.limits.max_open_trades
+        return limit is not None and len(self.state.positions) >= limit
+
+    def _next_tick_after(self, now: int) -> int:
+        nxt = min((p.next_ms for p in self.state.positions.values()), default=NEVER)
+        if not self._slots_full():
+            nxt = min(nxt, self._next_candidate(now))
+        return nxt
+
+    def _tick(self, now: int) -> None:
+        st = self.state
+        due = [p for p in st.positions.values() if p.next_ms == now]
+        for pos in sorted(due, key=lambda p: p.trade_id):
+            if pos.fill is not None and int(self.series[pos.s].ts_ms[pos.fill[0]]) + self.tf == now:
+                row, price, reason = pos.fill
+                self._close(pos, price, reason, int(self.series[pos.s].ts_ms[row]))
+        signals = self._signals(now)
+        self._track_highs(now)
+        for exit_intent in plan_exits(self._book(), signals, self.cfg.rules):
+            pos = st.positions[exit_intent.trade_id]
+            ref = self._market_price(pos.s, now)
+            if ref is not None:  # no candle forms after the data ends: the venue would refuse
+                self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), exit_intent.reason, now)
+        prices = {}
+        for pair, sig in signals.items():
+            ref = self._market_price(self.whitelist.index(pair), now) if sig.enter else None
+            if ref is not None:
+                prices[pair] = ref
+        closed_now = frozenset(pair for pair, ms in st.closed_at.items() if ms >= now)
+        entries, _ = plan_entries(
+            self._book(closed_now),
+            signals,
+            whitelist=self.whitelist,
+            prices=prices,
+            markets=self.markets,
+            limits=self.cfg.limits,
+        )
+        for entry in entries:
+            self._open(entry, now)
+        # only positions with an event now (or new ones) can want new protection: the scheduler
+        # guarantees that every change of what plan_protections wants is an event
+        touched = {p.trade_id for p in due} | {p.trade_id for p in st.positions.values() if p.open_ms == now}
+        book = Book(
+            tuple(self._position(st.positions[t]) for t in sorted(touched) if t in st.positions), frozenset(), st.quote
+        )
+        for intent in plan_protections(book, self.cfg.rules, self.markets, self.cfg.limits.fee_frac, now):
+            self._protect(st.positions[intent.trade_id], intent, now)
+        for pos in list(st.positions.values()):
+            if pos.trade_id in touched or pos.next_ms <= now:
+                self._schedule(pos, now)
+
+    # -- what the daemon's venue and executor do -------------------------------------------
+
+    def _market_price(self, s: int, now: int) -> Decimal | None:
+        """Open of the candle forming at `now`, the price of a market order sent then."""
+        series = self.series[s]
+        row = series.index_of(now, self.tf)
+        return to_decimal(series.open[row]) if 0 <= row < len(series) else None
+
+    def _signals(self, now: int) -> dict[str, PairSignal]:
+        st = self.state
+        wanted = {p.s for p in st.positions.values()}
+        i = bisect.bisect_left(self.cand_ms, now)
+        while i < len(self.cand_ms) and self.cand_ms[i] == now:
+            wanted.add(self.cand_series[i])
+            i += 1
+        signals = {}
+        for s in sorted(wanted):
+            series = self.series[s]
+            row = series.index_of(now - self.tf, self.tf)
+            if 0 <= row < len(series) and (series.enter[row] or series.exit[row]):
+                signals[series.pair] = PairSignal(
+                    series.pair, now - self.tf, bool(series.enter[row]), bool(series.exit[row]), series.tags.get(row)
+                )
+        return signals
+
+    def _track_highs(self, now: int) -> None:
+        for pos in self.state.positions.values():
+            series = self.series[pos.s]
+            last = min(series.index_of(now - self.tf, self.tf), len(series) - 1)
+            if last > pos.max_idx:
+                high = to_decimal(float(series.high[pos.max_idx + 1 : last + 1].max()))
+                pos.max_rate = max(pos.max_rate, high)
+                pos.max_idx = last
+
+    def _open(self, intent: EntryIntent, now: int) -> None:
+        st = self.state
+        s = self.whitelist.index(intent.pair)
+        price = taker_price(Side.BUY, intent.price, Decimal(0))
+        fee = fee_quote(intent.amount, price, self.cfg.limits.fee_frac)
+        st.quote -= intent.amount * price + fee
+        entry = _order(st.next_id, intent.pair, ENTRY, amount=intent.amount, price=price, fee=fee, ms=now, reason=None)
+        row = self.series[s].index_of(now, self.tf)
+        st.positions[st.next_id] = _Position(
+            st.next_id, s, entry, intent.amount, price, now, price, row - 1, intent.tag
+        )
+        st.next_id += 1
+
+    def _protect(self, pos: _Position, intent: ProtectIntent, now: int) -> None:
+        """As the executor: place the stop; if it trades at once the position is gone; else place
+        the take-profit, which may trade at once too."""
+        ref = self._market_price(pos.s, now)
+        if ref is None:
+            return
+        p = intent.protection
+        stop, tp = protection_orders(intent.pair, pos.amount, p.stop_price, p.take_profit_price)
+        assert stop is not None
+        if is_marketable(stop, ref):
+            self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), p.stop_reason, now)
+            return
+        if tp is not None and is_marketable(tp, ref):
+            self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), "roi", now)
+            return
+        pos.stop, pos.stop_reason, pos.take_profit = p.stop_price, p.stop_reason, p.take_profit_price
+        pos.placed_idx = self.series[pos.s].index_of(now, self.tf)
+
+    def _close(self, pos: _Position, price: Decimal, reason: str, close_ms: int) -> None:
+        st = self.state
+        fee = fee_quote(pos.amount, price, self.cfg.limits.fee_frac)
+        st.quote += pos.amount * price - fee
+        exit_order = _order(
+            pos.trade_id, pos.entry.pair, EXIT, amount=pos.amount, price=price, fee=fee, ms=close_ms, reason=reason
+        )
+        facts = derive_trade([pos.entry, exit_order])
+        assert facts.profit_quote is not None
+        assert facts.profit_ratio is not None
+        assert facts.close_rate is not None
+        st.trades.append(
+            BacktestTrade(
+                pos.trade_id,
+                pos.entry.pair,
+                pos.open_ms,
+                close_ms,
+                pos.open_rate,
+                facts.close_rate,
+                pos.amount,
+                facts.open_fee,
+                facts.close_fee,
+                facts.profit_quote,
+                facts.profit_ratio,
+                reason,
+                pos.tag,
+            )
+        )
+        st.closed_at[pos.entry.pair] = close_ms
+        del st.positions[pos.trade_id]
+
+    def _force_exit(self) -> None:
+        for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
+            series = self.series[pos.s]
+            end = min(len(series) - 1, series.index_of(self.last - self.tf, self.tf))
+            self._close(pos, to_decimal(series.close[end]), "force_exit", int(series.ts_ms[end]) + self.tf)
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def _schedule(self, pos: _Position, now: int) -> None:
+        """When this position next needs a tick: its first resting fill, exit signal, ROI step or
+        (under a trailing stop) new high, whichever comes first."""
+        series = self.series[pos.s]
+        start = max(series.index_of(now, self.tf), 0)
+        end = min(len(series), series.index_of(self.last - self.tf, self.tf) + 1)
+        events = [NEVER]
+        pos.fill = None
+        if pos.stop is not None or pos.take_profit is not None:
+            stop, tp = protection_orders(series.pair, pos.amount, pos.stop, pos.take_profit)
+            found = next_fill(series, max(start, pos.placed_idx), end, stop, tp)
+            if found is not None:
+                row, price, order = found
+                pos.fill = (row, price, pos.stop_reason if order is stop else "roi")
+                events.append(int(series.ts_ms[row]) + self.tf)
+        if self.cfg.rules.use_exit_signal:
+            rows = self.exit_rows[pos.s]
+            k = int(np.searchsorted(rows, start))
+            if k < len(rows) and rows[k] < end:
+                events.append(int(series.ts_ms[rows[k]]) + self.tf)
+        for minutes, _ in self.cfg.rules.roi:
+            step_ms = self._grid_ceil(pos.open_ms + minutes * 60_000, series)
+            if step_ms > now:
+                events.append(step_ms)
+        if self.cfg.rules.trailing_stop:
+            high_row = next_new_high(series, max(start, pos.max_idx + 1), end, pos.max_rate)
+            if high_row is not None:
+                events.append(int(series.ts_ms[high_row]) + self.tf)
+        pos.next_ms = min(events)
+        if pos.fill is not None and int(series.ts_ms[pos.fill[0]]) + self.tf > pos.next_ms:
+            pos.fill = None  # something else happens first; the fill is looked for again then
+
+    def _grid_ceil(self, ts_ms: int, series: PairSeries) -> int:
+        """The first tick at or after `ts_ms` (ticks fall on candle boundaries)."""
+        offset = series.first_ms % self.tf
+        return ceil_ms(ts_ms - offset, self.tf) + offset
+
+    def _position(self, pos: _Position) -> Position:
+        return Position(
+            pos.trade_id,
+            self.series[pos.s].pair,
+            pos.amount,
+            pos.open_rate,
+            pos.open_ms,
+            pos.max_rate,
+            stop_price=pos.stop,
+            take_profit_price=pos.take_profit,
+        )
+
+    def _book(self, closed: frozenset[str] = frozenset()) -> Book:
+        positions = tuple(self._position(p) for p in sorted(self.state.positions.values(), key=lambda p: p.trade_id))
+        return Book(positions, frozenset(), self.state.quote, closed_this_candle=closed)
+
+
+def _order(
+    trade_id: int,
+    pair: str,
+    purpose: str,
+    *,
+    amount: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    ms: int,
+    reason: str | None,
+) -> JournalOrder:
+    side = "buy" if purpose == ENTRY else "sell"
+    return JournalOrder(
+        client_id=f"bt-{trade_id}{purpose[0]}",
+        trade_id=trade_id,
+        pair=pair,
+        side=side,
+        type="market",
+        purpose=purpose,
+        amount=amount,
+        status="filled",
+        filled=amount,
+        average=price,
+        fee_quote=fee,
+        price=None,
+        stop_price=None,
+        exit_reason=reason,
+        oco_with=None,
+        created_ms=ms,
+        updated_ms=ms,
+    )

@@ -1,0 +1,104 @@
+"""Vectorised look-ahead over one pair's candle arrays: where does the next thing happen? Each scan
+only proposes a candle; the exact decision is made by the shared scalar rules (the fill model),
+so numpy's floats never decide a fill on their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+
+from bot.backtest.series import BoolArray, PairSeries
+from bot.exchange.base import OrderRequest, OrderType, Side
+from bot.exchange.fills import Bar, resting_fill_price, to_decimal
+
+_FIRST_WINDOW = 64
+_SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below is exact
+
+
+def bar_at(series: PairSeries, i: int) -> Bar:
+    return Bar(
+        int(series.ts_ms[i]),
+        to_decimal(series.open[i]),
+        to_decimal(series.high[i]),
+        to_decimal(series.low[i]),
+        to_decimal(series.close[i]),
+    )
+
+
+def first_true(mask_fn: Callable[[int, int], BoolArray], start: int, stop: int) -> int | None:
+    """First index in [start, stop) where the mask is true, looking in growing windows so a trade
+    that ends soon costs little however long the history is."""
+    lo, width = start, _FIRST_WINDOW
+    while lo < stop:
+        hi = min(stop, lo + width)
+        hits = np.flatnonzero(mask_fn(lo, hi))
+        if hits.size:
+            return lo + int(hits[0])
+        lo, width = hi, width * 4
+    return None
+
+
+def next_fill(
+    series: PairSeries,
+    start: int,
+    stop: int,
+    stop_order: OrderRequest | None,
+    take_profit: OrderRequest | None,
+) -> tuple[int, Decimal, OrderRequest] | None:
+    """The first candle in [start, stop) in which a resting stop or take-profit fills, with the
+    fill price and the order that filled (stops are matched first, as on the venue)."""
+    stop_f = float(stop_order.stop_price) * (1 + _SLACK) if stop_order and stop_order.stop_price else -np.inf
+    tp_f = float(take_profit.price) * (1 - _SLACK) if take_profit and take_profit.price else np.inf
+    low, high = series.low, series.high
+
+    def touched(lo: int, hi: int) -> BoolArray:
+        return (low[lo:hi] <= stop_f) | (high[lo:hi] >= tp_f)
+
+    i = start
+    while i < stop:
+        found = first_true(touched, i, stop)
+        if found is None:
+            return None
+        bar = bar_at(series, found)
+        for order in (stop_order, take_profit):
+            if order is None:
+                continue
+            price = resting_fill_price(order, bar)
+            if price is not None:
+                return found, price, order
+        i = found + 1  # the float test was a hair too generous
+    return None
+
+
+def next_new_high(series: PairSeries, start: int, stop: int, max_rate: Decimal) -> int | None:
+    """First candle in [start, stop) whose high exceeds `max_rate` (a trailing stop may move after it)."""
+    level = float(max_rate)
+    high = series.high
+
+    def above(lo: int, hi: int) -> BoolArray:
+        return high[lo:hi] > level
+
+    while True:
+        found = first_true(above, start, stop)
+        if found is None or to_decimal(high[found]) > max_rate:
+            return found
+        start = found + 1
+
+
+def protection_orders(
+    pair: str, amount: Decimal, stop_price: Decimal | None, take_profit_price: Decimal | None
+) -> tuple[OrderRequest | None, OrderRequest | None]:
+    """The resting orders a position's protection stands for (ids do not matter to the matcher)."""
+    stop = (
+        OrderRequest("bt-s", pair, Side.SELL, OrderType.STOP, amount, stop_price=stop_price)
+        if stop_price is not None
+        else None
+    )
+    tp = (
+        OrderRequest("bt-p", pair, Side.SELL, OrderType.LIMIT, amount, price=take_profit_price)
+        if take_profit_price is not None
+        else None
+    )
+    return stop, tp

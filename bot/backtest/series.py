@@ -1,0 +1,130 @@
+"""A pair's history as the backtester needs it: candles as arrays, the strategy's signals per
+candle, and the market's rules. Loaded and analysed once; the event loop only reads arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from bot.candles import dates_ms, fill_gaps
+from bot.config import SimulatedConfig
+from bot.errors import ConfigError
+from bot.exchange.base import CANDLE_COLUMNS, Market
+from bot.exchange.sim_markets import replay_market
+from bot.strategy.base import Strategy
+from bot.strategy.guard import analyze
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PairSeries:
+    pair: str
+    market: Market
+    ts_ms: IntArray  # candle open times, one timeframe apart (gaps filled)
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    enter: BoolArray  # enter_long on the candle
+    exit: BoolArray  # exit_long on the candle
+    tags: dict[int, str]  # enter_tag of the rows that have one
+
+    @property
+    def first_ms(self) -> int:
+        return int(self.ts_ms[0])
+
+    def index_of(self, ts_ms: int, tf_ms: int) -> int:
+        """Row of the candle that opens at `ts_ms` (may be out of range)."""
+        return (ts_ms - self.first_ms) // tf_ms
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+
+def candle_file(datadir: Path, pair: str, timeframe: str) -> Path:
+    """`BTC_USDT-5m.feather` directly in `datadir`, or one folder down (`<datadir>/binance/...`,
+    where `kestrel download-data` writes)."""
+    name = f"{pair.replace('/', '_')}-{timeframe}.feather"
+    direct = datadir / name
+    if direct.exists():
+        return direct
+    nested = sorted(datadir.glob(f"*/{name}"))
+    if nested:
+        return nested[0]
+    raise ConfigError(f"{datadir}: no candle file {name} for {pair} {timeframe}")
+
+
+def read_candles(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_feather(path)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise ConfigError(f"{path}: cannot read candles: {e}") from None
+    missing = set(CANDLE_COLUMNS) - set(df.columns)
+    if missing:
+        raise ConfigError(f"{path}: missing columns {sorted(missing)}")
+    df = df[list(CANDLE_COLUMNS)]
+    df["date"] = pd.to_datetime(df["date"], utc=True)
+    return df.sort_values("date", kind="stable").drop_duplicates("date", keep="last").reset_index(drop=True)
+
+
+def load_series(
+    strategy: Strategy,
+    pairs: Sequence[str],
+    *,
+    datadir: Path,
+    timeframe: str,
+    tf_ms: int,
+    sim: SimulatedConfig,
+    from_ms: int | None,
+    until_ms: int | None,
+) -> list[PairSeries]:
+    """Candles in [from_ms, until_ms) (whole files when None), gaps filled as the daemon's replay
+    fills them, analysed by the strategy in one vectorised pass per pair."""
+    out = []
+    for pair in pairs:
+        df = read_candles(candle_file(datadir, pair, timeframe))
+        df = fill_gaps(df, tf_ms)
+        market = replay_market(pair, df, sim)  # the whole file, as the daemon's replay sees it
+        ts = dates_ms(df["date"])
+        keep = np.ones(len(df), dtype=bool)
+        if from_ms is not None:
+            keep &= ts >= from_ms
+        if until_ms is not None:
+            keep &= ts < until_ms
+        df = df[keep].reset_index(drop=True)
+        if df.empty:
+            continue
+        signals = analyze(strategy, df, pair)
+        tags = {
+            i: t
+            for i, t in zip(
+                np.flatnonzero(signals["enter_long"].to_numpy(bool)).tolist(),
+                signals["enter_tag"][signals["enter_long"]].tolist(),
+                strict=True,
+            )
+            if isinstance(t, str) and t
+        }
+        out.append(
+            PairSeries(
+                pair=pair,
+                market=market,
+                ts_ms=dates_ms(df["date"]),
+                open=df["open"].to_numpy(np.float64),
+                high=df["high"].to_numpy(np.float64),
+                low=df["low"].to_numpy(np.float64),
+                close=df["close"].to_numpy(np.float64),
+                enter=signals["enter_long"].to_numpy(bool),
+                exit=signals["exit_long"].to_numpy(bool),
+                tags=tags,
+            )
+        )
+    return out
