@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     trades.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
     command("check-config", "validate the config and load the strategy, then exit")
     command("list-strategies", "list the strategy classes found in strategy_path")
+    dl = command("download-data", "download candles through ccxt into feather files (resumes what is stored)")
+    dl.add_argument("--exchange", metavar="NAME", help="ccxt exchange id (default: the config's exchange.name)")
+    dl.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs (default: exchange.pair_whitelist)")
+    dl.add_argument("--timeframes", nargs="+", default=["5m"], metavar="TF", help="e.g. 5m 1h (default 5m)")
+    span = dl.add_mutually_exclusive_group()
+    span.add_argument("--days", type=int, default=30, metavar="N", help="the last N days (default 30)")
+    span.add_argument("--timerange", metavar="YYYYMMDD-YYYYMMDD", help="a UTC date range, the end exclusive")
+    dl.add_argument(
+        "--datadir",
+        type=Path,
+        metavar="DIR",
+        help="where to write <exchange>/BTC_USDT-5m.feather (default: <user_data_dir>/data)",
+    )
     bt = command("backtest", "replay history through the daemon's engine and report")
     bt.add_argument("--strategy", metavar="NAME", help="strategy class (default: the config's)")
     bt.add_argument(
@@ -88,6 +101,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list_strategies(config)
     if args.command == "backtest":
         return _backtest(args, config, warnings)
+    if args.command == "download-data":
+        return _download(args, config)
     if args.command == "status":
         from bot.report import print_status
 
@@ -177,4 +192,37 @@ def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> 
     backtest(config, strategy, request, out=sys.stdout)
     if args.export_dir is not None:
         print(f"exported trades.csv, summary.json and report.html to {args.export_dir}")
+    return EXIT_OK
+
+
+def _download(args: argparse.Namespace, config: Config) -> int:
+    from bot.clock import SystemClock
+    from bot.data.download import days_range, download, parse_timerange
+
+    exchange = args.exchange or config.exchange.name
+    if exchange == "simulated":
+        raise ConfigError("--exchange: needed, the config's exchange is the offline simulated market")
+    now_ms = SystemClock().now_ms()
+    try:
+        since_ms, until_ms = (
+            parse_timerange(args.timerange, now_ms=now_ms) if args.timerange else days_range(args.days, now_ms)
+        )
+    except ValueError as e:
+        raise ConfigError(f"--{'timerange' if args.timerange else 'days'}: {e}") from None
+    datadir = args.datadir or config.user_data_dir / "data"
+    results = asyncio.run(
+        download(
+            exchange_name=exchange,
+            pairs=args.pairs or config.exchange.pair_whitelist,
+            timeframes=args.timeframes,
+            datadir=datadir,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            now_ms=now_ms,
+            ccxt_config=config.exchange.ccxt_config,
+            progress=sys.stderr,
+        )
+    )
+    for r in results:
+        print(f"{r.pair} {r.timeframe}: +{r.candles_added} candles -> {r.path}")
     return EXIT_OK

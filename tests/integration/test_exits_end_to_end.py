@@ -5,11 +5,7 @@ Rules: ROI {0: 5 %, 10 min: 1 %}, stoploss -5 %, trailing 2 % once +3 % is reach
 
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.conftest import candle_frame, write_candles
 from tests.integration.harness import assert_books_balance, assert_no_duplicate_orders, read_back, run_daemon
 
 SCRIPTED = '''
@@ -59,29 +55,6 @@ EXPECTED = {
     "FFF/USDT": ("roi", D("101.20"), D("0.99880")),  # at 10 min the target drops to 101.2022 -> 101.20
     "GGG/USDT": ("roi", D("102"), D("1.79800")),  # new target 101.20 is below the price: taker at 102
 }
-
-
-@pytest.fixture
-def scripted_config(tmp_path: Path, write_config: Any) -> Path:
-    (tmp_path / "strats").mkdir()
-    (tmp_path / "strats" / "scripted.py").write_text(SCRIPTED)
-    for pair, rows in SCENARIOS.items():
-        full = [FLAT, FLAT, SIGNAL, *rows]
-        full += [(*rows[-1][:4], 1.0)] * (10 - len(full))
-        frame = candle_frame("2024-01-01", "5m", [r if len(r) == 5 else (*r, 1.0) for r in full])
-        write_candles(tmp_path / "candles", pair, "5m", frame)
-    return write_config(
-        strategy="Scripted",
-        strategy_path=str(tmp_path / "strats"),
-        max_open_trades=7,
-        exchange={"name": "simulated", "pair_whitelist": list(SCENARIOS)},
-        simulated={
-            "candles_dir": str(tmp_path / "candles"),
-            "history_candles": 3,
-            "price_tick": "0.01",
-            "amount_step": "0.0001",
-        },
-    )
 
 
 async def test_each_exit_kind_fills_where_the_rules_say(scripted_config: Path) -> None:
