@@ -17,7 +17,7 @@ from bot.errors import ConfigError, KestrelError
 from bot.logs import setup_logging
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
-from bot.timeframes import timeframe_s
+from bot.timeframes import days_range, parse_timerange, timeframe_s
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -163,7 +163,6 @@ def _trade(config: Config, strategy: Strategy) -> int:
 
 def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> int:
     from bot.backtest.command import BacktestRequest, backtest
-    from bot.data.download import parse_timerange
 
     name = require_strategy(config, args.config, args.strategy)
     strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
@@ -197,7 +196,7 @@ def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> 
 
 def _download(args: argparse.Namespace, config: Config) -> int:
     from bot.clock import SystemClock
-    from bot.data.download import days_range, download, parse_timerange
+    from bot.data.download import download
 
     exchange = args.exchange or config.exchange.name
     if exchange == "simulated":

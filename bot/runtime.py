@@ -4,7 +4,6 @@ its dependencies through constructors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,24 +19,14 @@ from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
 from bot.pacing import Pacer, SimulatedPacer
-from bot.risk.exits import ExitRules, exit_rules
-from bot.risk.sizing import EntryLimits
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
+from bot.trading_rules import fee_for, limits_for, rules_for, timeframe_for
 
-DEFAULT_FEE = Decimal("0.001")
 DEFAULT_SIM_START = "2025-01-01T00:00:00Z"
-RULE_KEYS = (
-    "minimal_roi",
-    "stoploss",
-    "trailing_stop",
-    "trailing_stop_positive",
-    "trailing_stop_positive_offset",
-    "trailing_only_offset_is_reached",
-)
 
 
 @dataclass
@@ -59,15 +48,6 @@ class Runtime:
         await self.engine.dispose()
 
 
-def rules_for(config: Config, strategy: Strategy) -> ExitRules:
-    overrides = {key: getattr(config, key) for key in RULE_KEYS}
-    return exit_rules(strategy, overrides)
-
-
-def timeframe_for(config: Config, strategy: Strategy) -> str:
-    return config.timeframe or strategy.timeframe
-
-
 async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
     """Everything the daemon needs, connected. The store opens first: pairs that still hold a
     position are managed even when they left the whitelist."""
@@ -78,7 +58,7 @@ async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
         )
     timeframe = timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
-    fee = config.fee if config.fee is not None else DEFAULT_FEE
+    fee = fee_for(config)
     wall = SystemClock()
     engine = await open_engine(config.db_path, create=True)
     try:
@@ -108,12 +88,7 @@ async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
         cache=CandleCache(venue, timeframe, tf_ms, window),
         strategy=strategy,
         rules=rules,
-        limits=EntryLimits(
-            stake_quote=config.stake_amount,
-            max_open_trades=config.max_slots,
-            fee_frac=fee,
-            stop_floor_frac=Decimal(repr(1 + rules.stoploss)),
-        ),
+        limits=limits_for(config, rules),
         markets=markets,
         whitelist=config.exchange.pair_whitelist,
         managed=managed,

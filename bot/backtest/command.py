@@ -20,10 +20,9 @@ from bot.backtest.runner import BacktestResult, BacktestSettings, BacktestTrade,
 from bot.backtest.series import PairSeries, candle_file, load_series, read_candles
 from bot.config import Config
 from bot.errors import ConfigError
-from bot.risk.sizing import EntryLimits
-from bot.runtime import DEFAULT_FEE, rules_for
 from bot.strategy.base import Strategy
 from bot.timeframes import timeframe_ms
+from bot.trading_rules import limits_for, rules_for, timeframe_for
 
 TRADE_COLUMNS = (
     "pair",
@@ -60,21 +59,14 @@ class BacktestOutcome:
 def settings_for(config: Config, strategy: Strategy, tf_ms: int) -> BacktestSettings:
     """The same limits and rules the daemon builds from the same config (runtime.build_runtime)."""
     rules = rules_for(config, strategy)
-    fee = config.fee if config.fee is not None else DEFAULT_FEE
-    limits = EntryLimits(
-        stake_quote=config.stake_amount,
-        max_open_trades=config.max_slots,
-        fee_frac=fee,
-        stop_floor_frac=Decimal(repr(1 + rules.stoploss)),
-    )
-    return BacktestSettings(limits=limits, rules=rules, wallet=config.dry_run_wallet, tf_ms=tf_ms)
+    return BacktestSettings(limits=limits_for(config, rules), rules=rules, wallet=config.dry_run_wallet, tf_ms=tf_ms)
 
 
 def backtest(
     config: Config, strategy: Strategy, request: BacktestRequest, out: TextIO | None = None
 ) -> BacktestOutcome:
     started = time.perf_counter()  # elapsed time for the report, not a market clock
-    timeframe = request.timeframe or config.timeframe or strategy.timeframe
+    timeframe = request.timeframe or timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
     pairs = list(request.pairs or config.exchange.pair_whitelist)
     for pair in pairs:
@@ -96,7 +88,7 @@ def backtest(
         raise ConfigError(f"{request.datadir}: no {timeframe} candles for {', '.join(pairs)} in the time range")
     first_candle = min(s.first_ms for s in series)
     signal_from = max(first_candle + warmup_ms, request.from_ms or first_candle)
-    last_candle = max(int(s.ts_ms[-1]) for s in series)
+    last_candle = max(s.last_ms for s in series)
     result = run_backtest(
         series,
         settings_for(config, strategy, tf_ms),

@@ -110,14 +110,24 @@ class _Run:
         self.state = _State(quote=settings.wallet)
         self.exit_rows = [np.flatnonzero(s.exit & ~s.enter) for s in self.series]
         self.cand_ms, self.cand_series = self._entry_candidates()
+        self.cheapest_entry = self._cheapest_entry()
         self.ticks_run = 0
+
+    def _cheapest_entry(self) -> Decimal:
+        """A floor under what any entry can cost: the stake less one amount step at the highest price
+        a pair ever had, plus the fee. With less free money than this no entry can pass the gate."""
+        worst = max(
+            (to_decimal(float(s.high.max())) * s.market.amount_step for s in self.series if len(s)), default=Decimal(0)
+        )
+        limits = self.cfg.limits
+        return (limits.stake_quote - worst) * (1 + limits.fee_frac)
 
     def _entry_candidates(self) -> tuple[list[int], list[int]]:
         """Ticks at which a pair has an entry signal (and no exit signal), whitelist order within a tick."""
         ticks, owners = [], []
         for i, s in enumerate(self.series):
             rows = np.flatnonzero(s.enter & ~s.exit)
-            at = s.ts_ms[rows] + self.tf
+            at = s.first_ms + rows.astype(np.int64) * self.tf + self.tf
             at = at[(at >= self.first) & (at <= self.last)]
             ticks.append(at)
             owners.append(np.full(len(at), i, dtype=np.int64))
@@ -150,40 +160,55 @@ class _Run:
 
     def _next_tick_after(self, now: int) -> int:
         nxt = min((p.next_ms for p in self.state.positions.values()), default=NEVER)
-        if not self._slots_full():
-            nxt = min(nxt, self._next_candidate(now))
+        if not self._slots_full() and self.state.quote >= self.cheapest_entry:
+            nxt = self._next_useful_candidate(now, nxt)
         return nxt
+
+    def _next_useful_candidate(self, after_ms: int, before_ms: int) -> int:
+        """The next tick before `before_ms` with an entry signal for a pair that holds no position
+        (a pair in a position cannot enter, and positions do not change until `before_ms`)."""
+        held = {p.s for p in self.state.positions.values()}
+        i = bisect.bisect_right(self.cand_ms, after_ms)
+        while i < len(self.cand_ms) and self.cand_ms[i] < before_ms:
+            if self.cand_series[i] not in held:
+                return self.cand_ms[i]
+            i += 1
+        return before_ms
 
     def _tick(self, now: int) -> None:
         st = self.state
         due = [p for p in st.positions.values() if p.next_ms == now]
         for pos in sorted(due, key=lambda p: p.trade_id):
-            if pos.fill is not None and int(self.series[pos.s].ts_ms[pos.fill[0]]) + self.tf == now:
+            if pos.fill is not None and self.series[pos.s].open_ms(pos.fill[0]) + self.tf == now:
                 row, price, reason = pos.fill
-                self._close(pos, price, reason, int(self.series[pos.s].ts_ms[row]))
-        signals = self._signals(now)
-        self._track_highs(now)
-        for exit_intent in plan_exits(self._book(), signals, self.cfg.rules):
+                self._close(pos, price, reason, self.series[pos.s].open_ms(row))
+        due = [p for p in due if p.trade_id in st.positions]
+        signals = self._signals(now, due)
+        self._track_highs(now, due)
+        # positions without an event now have no exit signal now (exit signals are events), so the
+        # exit plan over the due ones is the plan over all
+        for exit_intent in plan_exits(self._book(due), signals, self.cfg.rules):
             pos = st.positions[exit_intent.trade_id]
             ref = self._market_price(pos.s, now)
             if ref is not None:  # no candle forms after the data ends: the venue would refuse
                 self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), exit_intent.reason, now)
         prices = {}
         for pair, sig in signals.items():
-            ref = self._market_price(self.whitelist.index(pair), now) if sig.enter else None
+            ref = self._market_price(self.whitelist.index(pair), now) if sig.enter and not sig.exit else None
             if ref is not None:
                 prices[pair] = ref
-        closed_now = frozenset(pair for pair, ms in st.closed_at.items() if ms >= now)
-        entries, _ = plan_entries(
-            self._book(closed_now),
-            signals,
-            whitelist=self.whitelist,
-            prices=prices,
-            markets=self.markets,
-            limits=self.cfg.limits,
-        )
-        for entry in entries:
-            self._open(entry, now)
+        if prices:  # without a priced entry signal the entry plan is empty
+            closed_now = frozenset(pair for pair, ms in st.closed_at.items() if ms >= now)
+            entries, _ = plan_entries(
+                self._book(None, closed_now),
+                signals,
+                whitelist=self.whitelist,
+                prices=prices,
+                markets=self.markets,
+                limits=self.cfg.limits,
+            )
+            for entry in entries:
+                self._open(entry, now)
         # only positions with an event now (or new ones) can want new protection: the scheduler
         # guarantees that every change of what plan_protections wants is an event
         touched = {p.trade_id for p in due} | {p.trade_id for p in st.positions.values() if p.open_ms == now}
@@ -204,9 +229,10 @@ class _Run:
         row = series.index_of(now, self.tf)
         return to_decimal(series.open[row]) if 0 <= row < len(series) else None
 
-    def _signals(self, now: int) -> dict[str, PairSignal]:
-        st = self.state
-        wanted = {p.s for p in st.positions.values()}
+    def _signals(self, now: int, due: list[_Position]) -> dict[str, PairSignal]:
+        """Signals of the candle that closed at `now`, for the pairs that can act on one: positions
+        with an event now and pairs with an entry signal now."""
+        wanted = {p.s for p in due}
         i = bisect.bisect_left(self.cand_ms, now)
         while i < len(self.cand_ms) and self.cand_ms[i] == now:
             wanted.add(self.cand_series[i])
@@ -221,8 +247,9 @@ class _Run:
                 )
         return signals
 
-    def _track_highs(self, now: int) -> None:
-        for pos in self.state.positions.values():
+    def _track_highs(self, now: int, due: list[_Position]) -> None:
+        """Highs since entry, caught up for the positions that may re-plan their protection now."""
+        for pos in due:
             series = self.series[pos.s]
             last = min(series.index_of(now - self.tf, self.tf), len(series) - 1)
             if last > pos.max_idx:
@@ -296,7 +323,7 @@ class _Run:
         for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
             series = self.series[pos.s]
             end = min(len(series) - 1, series.index_of(self.last - self.tf, self.tf))
-            self._close(pos, to_decimal(series.close[end]), "force_exit", int(series.ts_ms[end]) + self.tf)
+            self._close(pos, to_decimal(series.close[end]), "force_exit", series.open_ms(end) + self.tf)
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -314,12 +341,12 @@ class _Run:
             if found is not None:
                 row, price, order = found
                 pos.fill = (row, price, pos.stop_reason if order is stop else "roi")
-                events.append(int(series.ts_ms[row]) + self.tf)
+                events.append(series.open_ms(row) + self.tf)
         if self.cfg.rules.use_exit_signal:
             rows = self.exit_rows[pos.s]
             k = int(np.searchsorted(rows, start))
             if k < len(rows) and rows[k] < end:
-                events.append(int(series.ts_ms[rows[k]]) + self.tf)
+                events.append(series.open_ms(int(rows[k])) + self.tf)
         for minutes, _ in self.cfg.rules.roi:
             step_ms = self._grid_ceil(pos.open_ms + minutes * 60_000, series)
             if step_ms > now:
@@ -327,9 +354,9 @@ class _Run:
         if self.cfg.rules.trailing_stop:
             high_row = next_new_high(series, max(start, pos.max_idx + 1), end, pos.max_rate)
             if high_row is not None:
-                events.append(int(series.ts_ms[high_row]) + self.tf)
+                events.append(series.open_ms(high_row) + self.tf)
         pos.next_ms = min(events)
-        if pos.fill is not None and int(series.ts_ms[pos.fill[0]]) + self.tf > pos.next_ms:
+        if pos.fill is not None and series.open_ms(pos.fill[0]) + self.tf > pos.next_ms:
             pos.fill = None  # something else happens first; the fill is looked for again then
 
     def _grid_ceil(self, ts_ms: int, series: PairSeries) -> int:
@@ -349,8 +376,9 @@ class _Run:
             take_profit_price=pos.take_profit,
         )
 
-    def _book(self, closed: frozenset[str] = frozenset()) -> Book:
-        positions = tuple(self._position(p) for p in sorted(self.state.positions.values(), key=lambda p: p.trade_id))
+    def _book(self, only: list[_Position] | None, closed: frozenset[str] = frozenset()) -> Book:
+        chosen = self.state.positions.values() if only is None else only
+        positions = tuple(self._position(p) for p in sorted(chosen, key=lambda p: p.trade_id))
         return Book(positions, frozenset(), self.state.quote, closed_this_candle=closed)
 
 

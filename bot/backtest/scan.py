@@ -19,7 +19,7 @@ _SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below i
 
 def bar_at(series: PairSeries, i: int) -> Bar:
     return Bar(
-        int(series.ts_ms[i]),
+        series.open_ms(i),
         to_decimal(series.open[i]),
         to_decimal(series.high[i]),
         to_decimal(series.low[i]),

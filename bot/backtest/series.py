@@ -29,7 +29,8 @@ BoolArray = npt.NDArray[np.bool_]
 class PairSeries:
     pair: str
     market: Market
-    ts_ms: IntArray  # candle open times, one timeframe apart (gaps filled)
+    first_ms: int  # open time of row 0; rows are one timeframe apart (gaps are filled)
+    tf_ms: int
     open: FloatArray
     high: FloatArray
     low: FloatArray
@@ -38,16 +39,19 @@ class PairSeries:
     exit: BoolArray  # exit_long on the candle
     tags: dict[int, str]  # enter_tag of the rows that have one
 
-    @property
-    def first_ms(self) -> int:
-        return int(self.ts_ms[0])
-
     def index_of(self, ts_ms: int, tf_ms: int) -> int:
         """Row of the candle that opens at `ts_ms` (may be out of range)."""
         return (ts_ms - self.first_ms) // tf_ms
 
+    def open_ms(self, row: int) -> int:
+        return self.first_ms + row * self.tf_ms
+
+    @property
+    def last_ms(self) -> int:
+        return self.open_ms(len(self) - 1)
+
     def __len__(self) -> int:
-        return len(self.ts_ms)
+        return len(self.open)
 
 
 def candle_file(datadir: Path, pair: str, timeframe: str) -> Path:
@@ -117,7 +121,8 @@ def load_series(
             PairSeries(
                 pair=pair,
                 market=market,
-                ts_ms=dates_ms(df["date"]),
+                first_ms=int(dates_ms(df["date"].iloc[:1])[0]),
+                tf_ms=tf_ms,
                 open=df["open"].to_numpy(np.float64),
                 high=df["high"].to_numpy(np.float64),
                 low=df["low"].to_numpy(np.float64),

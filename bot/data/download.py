@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,9 +20,9 @@ from bot.clock import iso_ms
 from bot.data.candle_files import candle_path, candles_from_rows, merge_candles, read_candles, write_candles_atomic
 from bot.data.progress import ProgressLine
 from bot.errors import ConfigError, ExchangeError, KestrelError, TransientExchangeError
-from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
+from bot.timeframes import ceil_ms, days_range, floor_ms, parse_timerange, timeframe_ms
 
-DAY_MS = 86_400_000
+__all__ = ["DownloadResult", "RetryPolicy", "days_range", "download", "parse_timerange"]
 
 
 @dataclass(frozen=True)
@@ -93,26 +92,6 @@ async def download(
         return results
     finally:
         await exchange.close()
-
-
-def days_range(days: int, now_ms: int) -> tuple[int, int]:
-    """`--days N`: (since_ms, until_ms) covering the last N days up to now."""
-    if days < 1:
-        raise ValueError(f"--days must be 1 or more, got {days}")
-    return now_ms - days * DAY_MS, now_ms
-
-
-def parse_timerange(text: str, *, now_ms: int) -> tuple[int, int]:
-    """`YYYYMMDD-YYYYMMDD` -> (since_ms, until_ms), UTC midnights, the end exclusive. An empty start
-    means the exchange's first candle, an empty end means now."""
-    start_text, sep, end_text = text.strip().partition("-")
-    if not sep or not (start_text or end_text):
-        raise ValueError(f"bad timerange {text!r}, expected YYYYMMDD-YYYYMMDD (one side may be empty)")
-    since_ms = _parse_day_ms(start_text, text) if start_text else 0
-    until_ms = _parse_day_ms(end_text, text) if end_text else now_ms
-    if since_ms >= until_ms:
-        raise ValueError(f"timerange {text!r} ends before it starts")
-    return since_ms, until_ms
 
 
 async def _download_one(
@@ -258,14 +237,6 @@ def _checked_timeframe_ms(tf: str) -> int:
         return timeframe_ms(tf)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-
-
-def _parse_day_ms(day: str, text: str) -> int:
-    try:
-        parsed = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"bad date {day!r} in timerange {text!r}, expected YYYYMMDD") from None
-    return int(parsed.timestamp() * 1000)
 
 
 def _one_line(error: BaseException | None) -> str:

@@ -1,0 +1,44 @@
+"""The engine's settings from a config and a strategy: exit rules, entry limits, fee, timeframe.
+One function each, used by the daemon's wiring and by the backtester, so both always trade by the
+same rules from the same config."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.config import Config
+from bot.risk.exits import ExitRules, exit_rules
+from bot.risk.sizing import EntryLimits
+from bot.strategy.base import Strategy
+
+DEFAULT_FEE = Decimal("0.001")
+RULE_KEYS = (
+    "minimal_roi",
+    "stoploss",
+    "trailing_stop",
+    "trailing_stop_positive",
+    "trailing_stop_positive_offset",
+    "trailing_only_offset_is_reached",
+)
+
+
+def fee_for(config: Config) -> Decimal:
+    return config.fee if config.fee is not None else DEFAULT_FEE
+
+
+def rules_for(config: Config, strategy: Strategy) -> ExitRules:
+    """The strategy's exit rules, with the config's keys of the same name taking precedence."""
+    return exit_rules(strategy, {key: getattr(config, key) for key in RULE_KEYS})
+
+
+def limits_for(config: Config, rules: ExitRules) -> EntryLimits:
+    return EntryLimits(
+        stake_quote=config.stake_amount,
+        max_open_trades=config.max_slots,
+        fee_frac=fee_for(config),
+        stop_floor_frac=Decimal(repr(1 + rules.stoploss)),
+    )
+
+
+def timeframe_for(config: Config, strategy: Strategy) -> str:
+    return config.timeframe or strategy.timeframe
