@@ -15,8 +15,9 @@ import pandas as pd
 
 from bot.backtest.causality import lookahead_problems
 from bot.backtest.metrics import compute_summary, format_summary
+from bot.backtest.outcome import BacktestResult, BacktestTrade
 from bot.backtest.report import render_report
-from bot.backtest.runner import BacktestResult, BacktestSettings, BacktestTrade, run_backtest
+from bot.backtest.runner import BacktestSettings, run_backtest
 from bot.backtest.series import PairSeries, candle_file, load_series, read_candles
 from bot.config import Config
 from bot.errors import ConfigError

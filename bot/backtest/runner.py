@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from bot.backtest.outcome import BacktestResult, BacktestTrade, fill_order
 from bot.backtest.scan import next_fill, next_new_high, protection_orders
 from bot.backtest.series import PairSeries
 from bot.book import Book, Position
@@ -36,33 +37,6 @@ class BacktestSettings:
     rules: ExitRules
     wallet: Decimal
     tf_ms: int
-
-
-@dataclass(frozen=True)
-class BacktestTrade:
-    trade_id: int
-    pair: str
-    open_ms: int
-    close_ms: int
-    open_rate: Decimal
-    close_rate: Decimal
-    amount: Decimal
-    open_fee: Decimal
-    close_fee: Decimal
-    profit_abs: Decimal
-    profit_ratio: Decimal
-    exit_reason: str
-    enter_tag: str | None
-
-
-@dataclass
-class BacktestResult:
-    trades: list[BacktestTrade]
-    final_quote: Decimal
-    first_tick_ms: int
-    last_tick_ms: int
-    ticks_run: int
-    candles: int
 
 
 @dataclass
@@ -263,7 +237,9 @@ class _Run:
         price = taker_price(Side.BUY, intent.price, Decimal(0))
         fee = fee_quote(intent.amount, price, self.cfg.limits.fee_frac)
         st.quote -= intent.amount * price + fee
-        entry = _order(st.next_id, intent.pair, ENTRY, amount=intent.amount, price=price, fee=fee, ms=now, reason=None)
+        entry = fill_order(
+            st.next_id, intent.pair, ENTRY, amount=intent.amount, price=price, fee=fee, ms=now, reason=None
+        )
         row = self.series[s].index_of(now, self.tf)
         st.positions[st.next_id] = _Position(
             st.next_id, s, entry, intent.amount, price, now, price, row - 1, intent.tag
@@ -292,7 +268,7 @@ class _Run:
         st = self.state
         fee = fee_quote(pos.amount, price, self.cfg.limits.fee_frac)
         st.quote += pos.amount * price - fee
-        exit_order = _order(
+        exit_order = fill_order(
             pos.trade_id, pos.entry.pair, EXIT, amount=pos.amount, price=price, fee=fee, ms=close_ms, reason=reason
         )
         facts = derive_trade([pos.entry, exit_order])
@@ -380,36 +356,3 @@ class _Run:
         chosen = self.state.positions.values() if only is None else only
         positions = tuple(self._position(p) for p in sorted(chosen, key=lambda p: p.trade_id))
         return Book(positions, frozenset(), self.state.quote, closed_this_candle=closed)
-
-
-def _order(
-    trade_id: int,
-    pair: str,
-    purpose: str,
-    *,
-    amount: Decimal,
-    price: Decimal,
-    fee: Decimal,
-    ms: int,
-    reason: str | None,
-) -> JournalOrder:
-    side = "buy" if purpose == ENTRY else "sell"
-    return JournalOrder(
-        client_id=f"bt-{trade_id}{purpose[0]}",
-        trade_id=trade_id,
-        pair=pair,
-        side=side,
-        type="market",
-        purpose=purpose,
-        amount=amount,
-        status="filled",
-        filled=amount,
-        average=price,
-        fee_quote=fee,
-        price=None,
-        stop_price=None,
-        exit_reason=reason,
-        oco_with=None,
-        created_ms=ms,
-        updated_ms=ms,
-    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.backtest.runner import BacktestTrade
+from bot.backtest.outcome import BacktestTrade
 from bot.backtest.series import PairSeries
 from bot.candles import dates_ms
 
