@@ -17,7 +17,7 @@ from bot.clock import iso_ms
 from bot.engine import plan_entries, plan_exits, plan_protections
 from bot.errors import BooksDisagreeError, ExchangeError, StrategyError
 from bot.exchange.base import Balance, Exchange, Market
-from bot.exchange.fills import to_decimal
+from bot.exchange.fills import candle_price
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.reconcile import ReconcileReport, refresh_orders
@@ -165,7 +165,9 @@ class Trader:
                 continue
             since = frame[dates_ms(frame["date"]) >= pos.open_ms]
             if not since.empty:
-                await self._repo.raise_max_rate(pos.trade_id, to_decimal(float(since["high"].max())))
+                await self._repo.raise_max_rate(
+                    pos.trade_id, candle_price(float(since["high"].max()), self._markets[pos.pair])
+                )
 
     async def _prices(self, signals: Mapping[str, PairSignal]) -> dict[str, Decimal]:
         prices = {}

@@ -21,7 +21,7 @@ from bot.backtest.series import PairSeries
 from bot.book import Book, Position
 from bot.engine import EntryIntent, ProtectIntent, plan_entries, plan_exits, plan_protections
 from bot.exchange.base import Side
-from bot.exchange.fills import fee_quote, is_marketable, taker_price, to_decimal
+from bot.exchange.fills import candle_price, fee_quote, is_marketable, taker_price
 from bot.ledger import ENTRY, EXIT, JournalOrder, derive_trade
 from bot.risk.exits import ExitRules
 from bot.risk.sizing import EntryLimits
@@ -91,7 +91,8 @@ class _Run:
         """A floor under what any entry can cost: the stake less one amount step at the highest price
         a pair ever had, plus the fee. With less free money than this no entry can pass the gate."""
         worst = max(
-            (to_decimal(float(s.high.max())) * s.market.amount_step for s in self.series if len(s)), default=Decimal(0)
+            (candle_price(float(s.high.max()), s.market) * s.market.amount_step for s in self.series if len(s)),
+            default=Decimal(0),
         )
         limits = self.cfg.limits
         return (limits.stake_quote - worst) * (1 + limits.fee_frac)
@@ -201,7 +202,7 @@ class _Run:
         """Open of the candle forming at `now`, the price of a market order sent then."""
         series = self.series[s]
         row = series.index_of(now, self.tf)
-        return to_decimal(series.open[row]) if 0 <= row < len(series) else None
+        return candle_price(series.open[row], series.market) if 0 <= row < len(series) else None
 
     def _signals(self, now: int, due: list[_Position]) -> dict[str, PairSignal]:
         """Signals of the candle that closed at `now`, for the pairs that can act on one: positions
@@ -227,7 +228,7 @@ class _Run:
             series = self.series[pos.s]
             last = min(series.index_of(now - self.tf, self.tf), len(series) - 1)
             if last > pos.max_idx:
-                high = to_decimal(float(series.high[pos.max_idx + 1 : last + 1].max()))
+                high = candle_price(float(series.high[pos.max_idx + 1 : last + 1].max()), series.market)
                 pos.max_rate = max(pos.max_rate, high)
                 pos.max_idx = last
 
@@ -299,7 +300,9 @@ class _Run:
         for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
             series = self.series[pos.s]
             end = min(len(series) - 1, series.index_of(self.last - self.tf, self.tf))
-            self._close(pos, to_decimal(series.close[end]), "force_exit", series.open_ms(end) + self.tf)
+            self._close(
+                pos, candle_price(series.close[end], series.market), "force_exit", series.open_ms(end) + self.tf
+            )
 
     # -- scheduling ------------------------------------------------------------------------
 

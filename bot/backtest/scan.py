@@ -11,19 +11,15 @@ import numpy as np
 
 from bot.backtest.series import BoolArray, PairSeries
 from bot.exchange.base import OrderRequest, OrderType, Side
-from bot.exchange.fills import Bar, resting_fill_price, to_decimal
+from bot.exchange.fills import Bar, candle_bar, candle_price, resting_fill_price
 
 _FIRST_WINDOW = 64
 _SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below is exact
 
 
 def bar_at(series: PairSeries, i: int) -> Bar:
-    return Bar(
-        series.open_ms(i),
-        to_decimal(series.open[i]),
-        to_decimal(series.high[i]),
-        to_decimal(series.low[i]),
-        to_decimal(series.close[i]),
+    return candle_bar(
+        series.open_ms(i), (series.open[i], series.high[i], series.low[i], series.close[i]), series.market
     )
 
 
@@ -82,7 +78,7 @@ def next_new_high(series: PairSeries, start: int, stop: int, max_rate: Decimal) 
 
     while True:
         found = first_true(above, start, stop)
-        if found is None or to_decimal(high[found]) > max_rate:
+        if found is None or candle_price(high[found], series.market) > max_rate:
             return found
         start = found + 1
 

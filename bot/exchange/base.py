@@ -38,6 +38,8 @@ class OrderStatus(StrEnum):
 
 def quantize(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     """Round to a multiple of `step`; the one place precision rounding happens."""
+    if step.as_tuple().digits == (1,):  # a power of ten, the usual tick: the fast exact path
+        return value.quantize(step, rounding=rounding)
     return (value / step).to_integral_value(rounding=rounding) * step
 
 

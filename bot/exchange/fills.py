@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.exchange.base import OrderRequest, OrderType, Side
+from bot.exchange.base import Market, OrderRequest, OrderType, Side
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,20 @@ class Bar:
 def to_decimal(value: float) -> Decimal:
     """A float price from a candle as the decimal it was printed as (shortest repr, no binary noise)."""
     return Decimal(repr(float(value)))
+
+
+def candle_price(value: float, market: Market) -> Decimal:
+    """A candle price as the market quotes it: on its tick. Stored candles carry float noise
+    (0.00009073000000000001); every venue and the backtester read prices through here, so fills,
+    stops and highs are all exchange prices."""
+    return market.round_price(to_decimal(value))
+
+
+def candle_bar(open_ms: int, prices: tuple[float, float, float, float], market: Market) -> Bar:
+    o, h, low, c = prices
+    return Bar(
+        open_ms, candle_price(o, market), candle_price(h, market), candle_price(low, market), candle_price(c, market)
+    )
 
 
 def fee_quote(amount: Decimal, price: Decimal, fee_frac: Decimal) -> Decimal:

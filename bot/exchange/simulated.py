@@ -18,13 +18,13 @@ from bot.errors import InsufficientFundsError, OrderNotFoundError, OrderRejected
 from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus, OrderType, Side
 from bot.exchange.candle_sources import CandleSource
 from bot.exchange.fills import (
-    Bar,
+    candle_bar,
+    candle_price,
     fee_quote,
     is_marketable,
     match_order_priority,
     resting_fill_price,
     taker_price,
-    to_decimal,
 )
 from bot.exchange.simulated_state import Resting, VenueSnapshot, VenueStateFile
 from bot.timeframes import floor_ms, timeframe_ms
@@ -163,12 +163,8 @@ class SimulatedExchange:
         cols = self._source.columns(symbol, end_ms)
         lo, hi = cols.between(start_ms, end_ms)
         for i in range(lo, hi):
-            bar = Bar(
-                int(cols.ts_ms[i]),
-                to_decimal(cols.open[i]),
-                to_decimal(cols.high[i]),
-                to_decimal(cols.low[i]),
-                to_decimal(cols.close[i]),
+            bar = candle_bar(
+                int(cols.ts_ms[i]), (cols.open[i], cols.high[i], cols.low[i], cols.close[i]), self._markets[symbol]
             )
             candidates = sorted(
                 (
@@ -324,7 +320,7 @@ class SimulatedExchange:
         if int(cols.ts_ms[i]) + self._tf_ms <= now:
             # no candle is forming: a replay that has run out of candles is a closed market
             raise OrderRejectedError(f"{symbol}: no trading after the last candle of the replay")
-        return to_decimal(cols.open[i])
+        return candle_price(cols.open[i], self._markets[symbol])
 
     def _check_symbol(self, symbol: str) -> None:
         if symbol not in self._markets:

@@ -5,12 +5,14 @@ sending again."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from loguru import logger
 
 from bot.engine import EntryIntent, ExitIntent, ProtectIntent
 from bot.errors import ExchangeError, OrderNotFoundError, OrderRejectedError
 from bot.exchange.base import Exchange, Market, OrderRequest, OrderStatus, OrderType, Side
+from bot.exchange.fills import is_marketable
 from bot.ledger import ENTRY, EXIT, STOP, TAKE_PROFIT, JournalOrder
 from bot.orders.announce import announce
 from bot.orders.ids import client_id
@@ -43,11 +45,14 @@ class Executor:
     async def exit(self, intent: ExitIntent, now_ms: int) -> JournalOrder | None:
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return None  # a protective order filled meanwhile: the position is already gone
-        seq = await self._repo.count_orders(intent.trade_id, EXIT)
-        request = OrderRequest(
-            client_id(self._prefix, intent.trade_id, EXIT, seq), intent.pair, Side.SELL, OrderType.MARKET, intent.amount
-        )
-        await self._repo.journal_order(intent.trade_id, request, EXIT, intent.reason, now_ms)
+        return await self._market_exit(intent.trade_id, intent.pair, intent.amount, intent.reason, now_ms)
+
+    async def _market_exit(
+        self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int
+    ) -> JournalOrder | None:
+        seq = await self._repo.count_orders(trade_id, EXIT)
+        request = OrderRequest(client_id(self._prefix, trade_id, EXIT, seq), pair, Side.SELL, OrderType.MARKET, amount)
+        await self._repo.journal_order(trade_id, request, EXIT, reason, now_ms)
         return await self._send(request, now_ms)
 
     async def protect(self, intent: ProtectIntent, now_ms: int) -> None:
@@ -64,6 +69,13 @@ class Executor:
             intent.amount,
             stop_price=p.stop_price,
         )
+        if p.take_profit_price is not None and not await self._marketable(stop):
+            target = OrderRequest("", intent.pair, Side.SELL, OrderType.LIMIT, intent.amount, price=p.take_profit_price)
+            if await self._marketable(target):
+                # the ROI step in force is already below the market (a new step, or a "roi -1" time
+                # limit): sell at market; a limit far below the price may be refused as too small
+                await self._market_exit(intent.trade_id, intent.pair, intent.amount, "roi", now_ms)
+                return
         await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
         placed = await self._send(stop, now_ms)
         if placed is None or placed.status != "open" or p.take_profit_price is None:
@@ -79,6 +91,12 @@ class Executor:
         )
         await self._repo.journal_order(intent.trade_id, tp, TAKE_PROFIT, "roi", now_ms)
         await self._send(tp, now_ms)
+
+    async def _marketable(self, order: OrderRequest) -> bool:
+        try:
+            return is_marketable(order, await self._venue.price(order.symbol))
+        except ExchangeError:
+            return False  # no price now: the venue decides when the order reaches it
 
     async def _cancel_protection(self, trade_id: int, now_ms: int) -> bool:
         """Cancel the trade's resting stop and take-profit. False if one of them had already filled."""

@@ -64,7 +64,11 @@ class Candles:
     def __init__(self, series: list[PairSeries], tf_ms: int, tick: Decimal) -> None:
         self._by_pair = {s.pair: s for s in series}
         self._tf = tf_ms
+        self.tf_ms = tf_ms
         self._tick = tick
+
+    def last_open_ms(self, pair: str) -> int:
+        return self._by_pair[pair].last_ms
 
     def open_misses_candle(self, pair: str, open_ms: int) -> bool:
         """Does the candle's open, rounded to the price tick as freqtrade rounds an order price,
@@ -75,13 +79,22 @@ class Candles:
         return bool(rounded < s.low[row] or rounded > s.high[row])
 
 
-def holders(trades: pd.DataFrame, at_ms: int, pair_order: list[str], pair: str) -> pd.DataFrame:
-    """Trades a system held when `pair` wanted to enter at `at_ms`: opened before (or at the same
-    time by a pair earlier in the whitelist) and not closed before."""
+def holders(trades: pd.DataFrame, at_ms: int, pair_order: list[str], pair: str, *, freqtrade: bool) -> pd.DataFrame:
+    """Trades in the way when `pair` wanted to enter at `at_ms`: opened before (or at the same time
+    by a pair earlier in the whitelist) and not yet gone. Kestrel sells exit signals at the open,
+    before entries; a stop or ROI exit inside the candle still holds its slot at the open. freqtrade
+    handles the pairs that hold trades first, so any trade of another pair that closes in this candle
+    has already given its slot back (its quirk), while the pair's own trade closing now still keeps
+    the pair from re-entering (freqtrade checks entries before that pair's exit orders fill)."""
     rank = {p: i for i, p in enumerate(pair_order)}
     earlier_now = (trades["open_ms"] == at_ms) & (trades["pair"].map(rank) < rank[pair])
     opened = (trades["open_ms"] < at_ms) | earlier_now
-    return trades[opened & (trades["close_ms"] >= at_ms)]
+    closing_now = trades["close_ms"] == at_ms
+    if freqtrade:
+        still_open = (trades["close_ms"] > at_ms) | (closing_now & (trades["pair"] == pair))
+    else:
+        still_open = (trades["close_ms"] > at_ms) | (closing_now & (trades["exit_reason"] != "exit_signal"))
+    return trades[opened & still_open]
 
 
 def compare(
@@ -102,8 +115,10 @@ def compare(
             "exit_reason": [t.exit_reason for t in kestrel],
         }
     )
+    theirs = ref[["pair", "open_ms", "close_ms", "exit_reason"]]
     by_key = {(t.pair, t.open_ms): t for t in kestrel}
     ref_keys = {(r.pair, r.open_ms): r for r in ref.itertuples(index=False)}
+    exact: set[tuple[str, int]] = set()
     quirk_times = []
 
     for key_, f in ref_keys.items():
@@ -113,6 +128,7 @@ def compare(
         row = ref[(ref["pair"] == key_[0]) & (ref["open_ms"] == key_[1])].iloc[0]
         if k.close_ms == f.close_ms and k.exit_reason == f.exit_reason and same_numbers(k, row, fee):
             out.exact += 1
+            exact.add(key_)
         elif (
             k.exit_reason == "exit_signal"
             and f.close_ms > k.close_ms
@@ -126,28 +142,39 @@ def compare(
                 f"freqtrade {f.close_ms} {f.exit_reason} {f.close_rate}"
             )
 
-    def explain_missing(pair: str, at_ms: int, other: pd.DataFrame, other_is_kestrel: bool) -> str | None:
-        if candles.open_misses_candle(pair, at_ms):
-            return FLOAT_NOISE_ENTRY
-        held = holders(other, at_ms, pairs, pair)
-        if other_is_kestrel and len(held) >= max_open:
-            closing = held[(held["close_ms"] == at_ms) & held["exit_reason"].isin(["roi", "stop_loss"])]
-            if len(closing):
-                return SLOT_FREED_INSIDE
-        if pair in set(held[held["close_ms"] > at_ms]["pair"]) or len(held) >= max_open:
-            return DIVERGED
-        return None
+    def blocked_by_a_difference(pair: str, at_ms: int, other: pd.DataFrame, other_is_freqtrade: bool) -> bool:
+        """The other system could not enter: it held the pair or every slot, and at least one of the
+        trades in its way is not one both systems share exactly (so the states had diverged)."""
+        held = holders(other, at_ms, pairs, pair, freqtrade=other_is_freqtrade)
+        blocking = held[held["pair"] == pair] if pair in set(held["pair"]) else held
+        if pair not in set(held["pair"]) and len(held) < max_open:
+            return False
+        return any((p, o) not in exact for p, o in zip(blocking["pair"], blocking["open_ms"], strict=True))
 
     for key_, f in ref_keys.items():
         if key_ in by_key:
             continue
-        why = explain_missing(f.pair, f.open_ms, ours, other_is_kestrel=True)
+        held = holders(ours, f.open_ms, pairs, f.pair, freqtrade=False)
+        inside = held[(held["close_ms"] == f.open_ms) & held["exit_reason"].isin(["roi", "stop_loss"])]
+        if len(held) >= max_open and len(inside) and len(held) - len(inside) < max_open:
+            why: str | None = SLOT_FREED_INSIDE
+        elif blocked_by_a_difference(f.pair, f.open_ms, ours, other_is_freqtrade=False):
+            why = DIVERGED
+        else:
+            why = None
         _record(out, why, f"freqtrade-only {key_}", quirk_times, f.open_ms)
-    ref_frame = ref[["pair", "open_ms", "close_ms", "exit_reason"]]
     for key_, k in by_key.items():
         if key_ in ref_keys:
             continue
-        why = END_OF_DATA if k.exit_reason == "force_exit" else explain_missing(k.pair, k.open_ms, ref_frame, False)
+        series_last = candles.last_open_ms(k.pair)
+        if k.exit_reason == "force_exit" and k.open_ms >= series_last - 2 * candles.tf_ms:
+            why = END_OF_DATA  # opened in the last candles of its pair: freqtrade stops before
+        elif candles.open_misses_candle(k.pair, k.open_ms):
+            why = FLOAT_NOISE_ENTRY  # freqtrade's entry order could not fill on this candle
+        elif blocked_by_a_difference(k.pair, k.open_ms, theirs, other_is_freqtrade=True):
+            why = DIVERGED
+        else:
+            why = None
         _record(out, why, f"kestrel-only {key_}", quirk_times, k.open_ms)
     out.first_quirk_ms = min(quirk_times) if quirk_times else None
     return out

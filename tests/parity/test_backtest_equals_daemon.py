@@ -47,7 +47,9 @@ def parity_config(tmp: Path, candles: Path, strategy: str, pairs: list[str], **o
         tmp,
         strategy=strategy,
         exchange={"name": "simulated", "pair_whitelist": pairs},
-        candle_window=100_000,  # the daemon sees the whole history, as the backtest does
+        # the daemon sees the whole history, as the backtest does: with a shorter window pandas'
+        # rolling sums may differ in the last bit and flip an exact-tie crossover (see README)
+        candle_window=100_000,
         simulated=simulated,
         **overrides,
     )

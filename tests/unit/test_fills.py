@@ -62,3 +62,23 @@ def test_taker_price_moves_against_the_order() -> None:
 def test_candle_floats_become_the_decimals_they_print_as() -> None:
     assert to_decimal(4.915e-05) == D("0.00004915")
     assert to_decimal(0.1 + 0.2) == D("0.30000000000000004")  # honest: the float is what it is
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "down", "nearest", "up"),
+    [
+        ("100.7049", "0.01", "100.70", "100.70", "100.71"),
+        ("0.000090730000000000001", "1E-8", "0.00009073", "0.00009073", "0.00009074"),
+        ("12.76", "0.5", "12.5", "13.0", "13.0"),
+        ("60000", "0.1", "60000.0", "60000.0", "60000.0"),
+    ],
+)
+def test_rounding_to_ticks_and_steps(value: str, step: str, down: str, nearest: str, up: str) -> None:
+    from bot.exchange.base import Market
+
+    m = Market("X/Y", "X", "Y", price_tick=D(step), amount_step=D(step))
+    assert (m.round_amount_down(D(value)), m.round_price(D(value)), m.round_price_up(D(value))) == (
+        D(down),
+        D(nearest),
+        D(up),
+    )
