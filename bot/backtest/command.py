@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from bot.backtest.causality import lookahead_problems
-from bot.backtest.metrics import compute_summary, format_summary
+from bot.backtest.metrics import REQUIRED_COLUMNS, compute_summary, format_summary
 from bot.backtest.outcome import BacktestResult, BacktestTrade
 from bot.backtest.report import render_report
 from bot.backtest.runner import BacktestSettings, run_backtest
@@ -25,17 +25,7 @@ from bot.strategy.base import Strategy
 from bot.timeframes import timeframe_ms
 from bot.trading_rules import limits_for, rules_for, timeframe_for
 
-TRADE_COLUMNS = (
-    "pair",
-    "open_date",
-    "close_date",
-    "open_rate",
-    "close_rate",
-    "amount",
-    "profit_ratio",
-    "profit_abs",
-    "exit_reason",
-)
+TRADE_COLUMNS = REQUIRED_COLUMNS  # trades.csv has exactly the columns the metrics read
 CAUSALITY_CANDLES = 3000
 
 
