@@ -29,6 +29,18 @@ class TransientExchangeError(ExchangeError):
     """Network trouble, timeouts, rate limits: the same request may succeed later."""
 
 
+class RateLimitedError(TransientExchangeError):
+    """The venue asked us to slow down (HTTP 429, or 418 for an IP ban)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AuthenticationFailedError(ExchangeError):
+    """Keys missing, wrong or without the needed permission: nothing will work until a person acts."""
+
+
 class OrderRejectedError(ExchangeError):
     """The venue refused the order itself (bad amount, price, unknown symbol)."""
 

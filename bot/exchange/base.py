@@ -97,6 +97,7 @@ class OrderState:
     price: Decimal | None = None
     stop_price: Decimal | None = None
     venue_id: str = ""
+    fee_base: Decimal = Decimal(0)  # a fee taken from the bought coins (Binance's default on buys)
     updated_ms: int = 0
     reason: str = ""
 

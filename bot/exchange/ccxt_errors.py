@@ -1,0 +1,67 @@
+"""ccxt's exceptions turned into Kestrel's, once, at the adapter's edge: nothing above the adapter
+imports ccxt. The mapping decides what the executor may do next, so it is spelled out here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import ccxt
+
+from bot.errors import (
+    AuthenticationFailedError,
+    ExchangeError,
+    InsufficientFundsError,
+    OrderNotFoundError,
+    OrderRejectedError,
+    RateLimitedError,
+    TransientExchangeError,
+)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__
+
+
+def retry_after_s(headers: Mapping[str, str] | None) -> float | None:
+    """Binance's Retry-After header (seconds) on a 429/418, if it sent one."""
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+@contextmanager
+def translated(
+    action: str, symbol: str, last_headers: Callable[[], Mapping[str, str] | None] | None = None
+) -> Iterator[None]:
+    """Run a ccxt call; any ccxt error leaves as one of ours, with `action symbol: reason`.
+
+    A duplicate client order id, a timeout, a dropped connection, a 5xx or an unreadable reply are
+    *transient*: for a submit they are ambiguous (the order may exist), so the executor looks the
+    order up by client id instead of sending it again."""
+    where = f"{action} {symbol}"
+    try:
+        yield
+    except ccxt.OrderNotFound as e:
+        raise OrderNotFoundError(f"{where}: {_one_line(e)}") from e
+    except ccxt.DuplicateOrderId as e:
+        raise TransientExchangeError(f"{where}: the client order id is already in use: {_one_line(e)}") from e
+    except ccxt.InsufficientFunds as e:
+        raise InsufficientFundsError(f"{where}: {_one_line(e)}") from e
+    except (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected) as e:
+        raise OrderRejectedError(f"{where}: {_one_line(e)}") from e
+    except ccxt.AuthenticationError as e:
+        raise AuthenticationFailedError(f"{where}: {_one_line(e)}") from e
+    except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
+        headers = last_headers() if last_headers is not None else None
+        raise RateLimitedError(f"{where}: rate limited: {_one_line(e)}", retry_after_s(headers)) from e
+    except ccxt.OperationFailed as e:  # network, timeout, maintenance, nonce, malformed reply
+        raise TransientExchangeError(f"{where}: {_one_line(e)}") from e
+    except ccxt.BaseError as e:
+        raise ExchangeError(f"{where}: {_one_line(e)}") from e
