@@ -1,5 +1,7 @@
-"""One suite for every venue that implements the Exchange protocol. Today: the simulated market.
-The ccxt adapter and the paper broker join the `venue` fixture when they exist."""
+"""One suite for every venue that implements the Exchange protocol: the simulated market, and the
+dry-run paper broker reading its market data from another simulated market over the same candles
+(so both must give the same fills). The ccxt adapter is covered against a fake Binance in
+tests/integration/test_ccxt_adapter.py."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from bot.clock import SteppedClock
 from bot.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
 from bot.exchange.base import Exchange, Market, OrderRequest, OrderStatus, OrderType, Side
 from bot.exchange.candle_sources import ReplayCandles
+from bot.exchange.paper import PaperBroker
 from bot.exchange.simulated import SimulatedExchange
 from tests.conftest import candle_frame, write_candles
 
@@ -38,9 +41,11 @@ class Harness:
         self.clock.advance_to(T0 + i * TF)
 
 
-def _simulated(tmp_path: Path) -> tuple[SimulatedExchange, SteppedClock]:
+def _simulated(
+    tmp_path: Path, clock: SteppedClock | None = None, name: str = "venue"
+) -> tuple[SimulatedExchange, SteppedClock]:
     write_candles(tmp_path / "candles", PAIR, "5m", candle_frame("2024-01-01", "5m", CANDLES))
-    clock = SteppedClock(T0 + TF)
+    clock = clock or SteppedClock(T0 + TF)
     source = ReplayCandles(directory=tmp_path / "candles", symbols=[PAIR], timeframe="5m", timeframe_ms=TF)
     market = Market(PAIR, "AAA", "USDT", price_tick=D("0.01"), amount_step=D("0.001"), min_notional=D("5"))
     venue = SimulatedExchange(
@@ -49,15 +54,30 @@ def _simulated(tmp_path: Path) -> tuple[SimulatedExchange, SteppedClock]:
         markets={PAIR: market},
         timeframe="5m",
         fee_frac=D("0.001"),
+        state_path=tmp_path / f"{name}.sqlite",
+        initial_balances={"USDT": D("1000")},
+    )
+    return venue, clock
+
+
+def _paper(tmp_path: Path) -> tuple[PaperBroker, SteppedClock]:
+    clock = SteppedClock(T0 + TF)
+    data, _ = _simulated(tmp_path, clock, name="data-only")  # its own wallet is never touched
+    venue = PaperBroker(
+        data=data,
+        clock=clock,
+        timeframe="5m",
+        fee_frac=D("0.001"),
         state_path=tmp_path / "venue.sqlite",
         initial_balances={"USDT": D("1000")},
     )
     return venue, clock
 
 
-@pytest.fixture(params=["simulated"])
+@pytest.fixture(params=["simulated", "paper"])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    venue, clock = _simulated(tmp_path)
+    venue: Exchange
+    venue, clock = _simulated(tmp_path) if request.param == "simulated" else _paper(tmp_path)
     yield Harness(venue, clock)
     await venue.close()
 
@@ -203,3 +223,19 @@ async def test_cancelling_the_stop_leg_hands_its_reservation_to_the_take_profit(
     await v.cancel(PAIR, "k-1p0")
     balances = await v.balances()
     assert (balances["AAA"].free, balances["AAA"].used) == (D(1), D(0))
+
+
+async def test_the_paper_wallet_survives_a_restart_and_matches_what_closed_meanwhile(tmp_path: Path) -> None:
+    venue, _ = _paper(tmp_path)
+    await venue.submit(buy("k-1e0"))
+    await venue.submit(OrderRequest("k-1s0", PAIR, Side.SELL, OrderType.STOP, D(1), stop_price=D(95)))
+    await venue.close()
+    again, clock = _paper(tmp_path)  # a new process: the same paper file, market time moved on
+    try:
+        assert (await again.balances())["AAA"].used == D(1)
+        clock.advance_to(T0 + 6 * TF)  # candles 3 (reaches 95) and 5 (gaps to 93) closed while "down"
+        stop = await again.order(PAIR, "k-1s0")
+        assert stop is not None and (stop.status, stop.average) == (OrderStatus.FILLED, D(95))
+        assert (await again.balances())["USDT"].free == D("899.9") + D(95) - D("0.095")
+    finally:
+        await again.close()
