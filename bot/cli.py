@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -13,7 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from bot.config import Config, load_config, require_strategy
-from bot.errors import ConfigError, KestrelError
+from bot.errors import ConfigError, KestrelError, StartCancelledError
 from bot.logs import setup_logging
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
@@ -142,11 +143,19 @@ def _trade(config: Config, strategy: Strategy) -> int:
     from bot.runtime import build_runtime
     from bot.service import Daemon
 
-    lock = InstanceLock(config.db_path, *([config.sim_state_path] if config.is_simulated else []))
+    lock = InstanceLock(config.db_path, *([config.venue_state_path] if config.venue_state_path else []))
 
     async def run() -> int:
-        runtime = await build_runtime(config, strategy)
-        return await Daemon(runtime).run()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            runtime = await build_runtime(config, strategy, stop=stop)
+        except StartCancelledError as e:
+            logger.info("{}", e)
+            return EXIT_OK
+        return await Daemon(runtime, stop=stop).run(install_signal_handlers=False)
 
     try:
         lock.acquire()

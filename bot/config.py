@@ -215,6 +215,19 @@ class Config(_Section):
         return self.db_path.with_name(f"{self.db_path.stem}-simulated-exchange.sqlite")
 
     @property
+    def paper_state_path(self) -> Path:
+        """The dry-run paper wallet and its orders, beside the database and named after the exchange
+        (a paper wallet on one exchange is not a wallet on another)."""
+        return self.db_path.with_name(f"{self.db_path.stem}-paper-{self.exchange.name}.sqlite")
+
+    @property
+    def venue_state_path(self) -> Path | None:
+        """The file holding the venue's own books, when the venue is ours (simulated or paper)."""
+        if self.is_simulated:
+            return self.sim_state_path
+        return self.paper_state_path if self.dry_run else None
+
+    @property
     def max_slots(self) -> int | None:
         return None if self.max_open_trades == -1 else self.max_open_trades
 

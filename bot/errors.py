@@ -17,6 +17,10 @@ class BooksDisagreeError(KestrelError):
     """At start, the journal's open positions are not all held at the venue."""
 
 
+class StartCancelledError(KestrelError):
+    """A stop was requested before the daemon finished starting (e.g. while the exchange was down)."""
+
+
 class StoreError(KestrelError):
     """The SQLite store cannot be opened or its schema is from an unknown version."""
 

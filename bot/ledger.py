@@ -34,6 +34,7 @@ class JournalOrder:
     oco_with: str | None
     created_ms: int
     updated_ms: int
+    fee_base: Decimal = Decimal(0)
 
     @property
     def is_final(self) -> bool:
@@ -55,30 +56,38 @@ class TradeFacts:
     profit_ratio: Decimal | None
 
 
-def derive_trade(orders: Sequence[JournalOrder]) -> TradeFacts:
-    """Status and numbers of one trade from all of its orders (any order, any state)."""
+def derive_trade(orders: Sequence[JournalOrder], lot_step: Decimal = Decimal(0)) -> TradeFacts:
+    """Status and numbers of one trade from all of its orders (any order, any state).
+
+    A fee taken in the base coin (`fee_base`) shrinks what is held: the trade's amount is what the
+    wallet really got, and the fee's value at the fill price counts as a fee. Less than one
+    `lot_step` left after the exits filled is dust the exchange will not sell: the trade is closed."""
     entries = [o for o in orders if o.purpose == ENTRY]
     exits = [o for o in orders if o.purpose in EXIT_PURPOSES]
     bought = [o for o in entries if o.filled > 0 and o.average is not None]
     sold = sorted((o for o in exits if o.filled > 0 and o.average is not None), key=lambda o: o.updated_ms)
-    amount = sum((o.filled for o in bought), Decimal(0))
-    cost = sum((o.filled * o.average for o in bought if o.average is not None), Decimal(0))
-    open_fee = sum((o.fee_quote for o in bought), Decimal(0))
+    bought_amount = sum((o.filled for o in bought), Decimal(0))
+    amount = bought_amount - sum((o.fee_base for o in bought), Decimal(0))
+    paid = sum((o.filled * o.average for o in bought if o.average is not None), Decimal(0))
+    open_fee = sum((o.fee_quote + o.fee_base * (o.average or 0) for o in bought), Decimal(0))
     sold_amount = sum((o.filled for o in sold), Decimal(0))
     proceeds = sum((o.filled * o.average for o in sold if o.average is not None), Decimal(0))
-    close_fee = sum((o.fee_quote for o in sold), Decimal(0))
+    close_fee = sum((o.fee_quote + o.fee_base * (o.average or 0) for o in sold), Decimal(0))
 
     entry_pending = any(not o.is_final for o in entries)
-    if amount == 0:
+    exits_pending = any(not o.is_final for o in exits if o.purpose == EXIT)
+    if bought_amount == 0:
         status = "opening" if entry_pending or not entries else "cancelled"
-    elif sold_amount >= amount:
+    elif sold_amount >= amount or (sold_amount > 0 and amount - sold_amount < lot_step and not exits_pending):
         status = "closed"
-    elif any(not o.is_final for o in exits if o.purpose == EXIT):
+    elif exits_pending:
         status = "closing"
     else:
         status = "open"
 
-    open_rate = cost / amount if amount > 0 else None
+    open_rate = paid / bought_amount if bought_amount > 0 else None
+    # the cost of what is held: what was paid, less the value of the coins taken as a fee
+    cost = paid if amount == bought_amount or open_rate is None else amount * open_rate
     closed = status == "closed"
     profit = ratio = None
     if closed and cost > 0:

@@ -3,6 +3,9 @@ its dependencies through constructors."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loguru import logger
@@ -10,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SteppedClock, SystemClock, parse_iso_ms
 from bot.config import Config
-from bot.errors import UnsupportedError
 from bot.exchange.base import Exchange, Market
 from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles
 from bot.exchange.sim_markets import generated_market, replay_market
@@ -18,13 +20,14 @@ from bot.exchange.simulated import SimulatedExchange
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
-from bot.pacing import Pacer, SimulatedPacer
+from bot.pacing import Pacer, SimulatedPacer, WallPacer
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
 from bot.trading_rules import fee_for, limits_for, rules_for, timeframe_for
+from bot.venues import ccxt_venue, check_pairs, markets_when_reachable
 
 DEFAULT_SIM_START = "2025-01-01T00:00:00Z"
 
@@ -48,36 +51,53 @@ class Runtime:
         await self.engine.dispose()
 
 
-async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
+async def build_runtime(
+    config: Config,
+    strategy: Strategy,
+    *,
+    stop: asyncio.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Runtime:
     """Everything the daemon needs, connected. The store opens first: pairs that still hold a
-    position are managed even when they left the whitelist."""
-    if not config.is_simulated:
-        raise UnsupportedError(
-            f"exchange.name {config.exchange.name!r}: trading on real exchanges arrives with the ccxt "
-            'adapter; use "simulated" for now'
-        )
+    position are managed even when they left the whitelist. A real exchange that is down at start
+    is waited for (until `stop` is set)."""
     timeframe = timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
     fee = fee_for(config)
     wall = SystemClock()
     engine = await open_engine(config.db_path, create=True)
+    venue: Exchange | None = None
     try:
         repo = Repo(engine, wall)
         managed = await managed_pairs(config, repo)
-        clock, source = _simulated_market(config, timeframe, tf_ms, managed)
-        markets = _markets(config, source, managed)
-        venue = SimulatedExchange(
-            clock=clock,
-            source=source,
-            markets=markets,
-            timeframe=timeframe,
-            fee_frac=fee,
-            state_path=config.sim_state_path,
-            initial_balances={config.stake_currency: config.dry_run_wallet},
-        )
+        clock: Clock
+        pacer: Pacer
+        if config.is_simulated:
+            clock, source = _simulated_market(config, timeframe, tf_ms, managed)
+            markets = _markets(config, source, managed)
+            venue = SimulatedExchange(
+                clock=clock,
+                source=source,
+                markets=markets,
+                timeframe=timeframe,
+                fee_frac=fee,
+                state_path=config.sim_state_path,
+                initial_balances={config.stake_currency: config.dry_run_wallet},
+            )
+            pacer = SimulatedPacer(clock, tf_ms, config.simulated.speed, source.last_ms())
+        else:
+            clock = wall
+            venue = ccxt_venue(config, timeframe, fee, os.environ if environ is None else environ)
+            markets = dict(await markets_when_reachable(venue, config.exchange.name, stop or asyncio.Event()))
+            check_pairs(markets, config.exchange.pair_whitelist, managed, config.exchange.name)
+            managed = [pair for pair in managed if pair in markets]
+            pacer = WallPacer(wall, tf_ms)
     except BaseException:
+        if venue is not None:
+            await venue.close()
         await engine.dispose()
         raise
+    repo = Repo(engine, wall, lot_steps={pair: markets[pair].amount_step for pair in managed if pair in markets})
     rules = rules_for(config, strategy)
     executor = Executor(venue=venue, repo=repo, markets=markets, prefix=client_id_prefix(config.bot_name))
     window = max(config.candle_window, strategy.startup_candle_count + 2)
@@ -95,7 +115,6 @@ async def build_runtime(config: Config, strategy: Strategy) -> Runtime:
         tf_ms=tf_ms,
         stake_currency=config.stake_currency,
     )
-    pacer = SimulatedPacer(clock, tf_ms, config.simulated.speed, source.last_ms())
     return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
 
 

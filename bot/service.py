@@ -18,9 +18,9 @@ STOP_GRACE_S = 8.0
 
 
 class Daemon:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, stop: asyncio.Event | None = None) -> None:
         self._rt = runtime
-        self._stop = asyncio.Event()
+        self._stop = stop or asyncio.Event()
         self._tick_lock = asyncio.Lock()
         self._tick_done = asyncio.Condition()
         self.ticks = 0
@@ -123,7 +123,7 @@ class Daemon:
         last_done = await rt.repo.get_state("last_tick_ms") if first else None
         target = rt.pacer.next_tick_ms(last_done, first=first)
         if target is None:
-            if not self.replay_finished.is_set():
+            if rt.pacer.finished() and not self.replay_finished.is_set():
                 self.replay_finished.set()
                 logger.info("replay finished at {}: no more candles to trade", iso_ms(rt.clock.now_ms()))
                 await rt.repo.add_event("replay_finished", "no more candles in the replay", ts_ms=rt.clock.now_ms())

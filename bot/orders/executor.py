@@ -5,6 +5,7 @@ sending again."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from loguru import logger
@@ -50,6 +51,10 @@ class Executor:
     async def _market_exit(
         self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int
     ) -> JournalOrder | None:
+        amount = await self._sellable(pair, amount)
+        if amount <= 0:
+            logger.warning("trade {}: nothing of {} left to sell; reconciliation will close it", trade_id, pair)
+            return None
         seq = await self._repo.count_orders(trade_id, EXIT)
         request = OrderRequest(client_id(self._prefix, trade_id, EXIT, seq), pair, Side.SELL, OrderType.MARKET, amount)
         await self._repo.journal_order(trade_id, request, EXIT, reason, now_ms)
@@ -60,6 +65,10 @@ class Executor:
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return
         p = intent.protection
+        amount = await self._sellable(intent.pair, intent.amount)
+        if amount <= 0:
+            return
+        intent = replace(intent, amount=amount)
         seq = await self._repo.count_orders(intent.trade_id, STOP)
         stop = OrderRequest(
             client_id(self._prefix, intent.trade_id, STOP, seq),
@@ -91,6 +100,19 @@ class Executor:
         )
         await self._repo.journal_order(intent.trade_id, tp, TAKE_PROFIT, "roi", now_ms)
         await self._send(tp, now_ms)
+
+    async def _sellable(self, pair: str, amount: Decimal) -> Decimal:
+        """What an exit may sell: never more than the wallet holds free (a fee taken in the coin, a
+        partial sale by hand), rounded down to the lot step."""
+        market = self._markets[pair]
+        try:
+            held = (await self._venue.balances()).get(market.base)
+        except ExchangeError as e:
+            logger.warning("{}: no balance to check the exit against ({}); selling the journal's amount", pair, e)
+            held = None
+        if held is not None:
+            amount = min(amount, held.free)
+        return market.round_amount_down(amount)
 
     async def _marketable(self, order: OrderRequest) -> bool:
         try:

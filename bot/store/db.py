@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel, select
@@ -62,4 +62,20 @@ async def _check_version(engine: AsyncEngine, path: Path, *, create: bool) -> No
                 f"{path}: schema version {row.version} is newer than this Kestrel understands "
                 f"({SCHEMA_VERSION}); upgrade Kestrel"
             )
-        # versions older than SCHEMA_VERSION would be migrated here; there are none yet
+        if row.version < SCHEMA_VERSION:
+            await _migrate(session, row.version)
+            row.version = SCHEMA_VERSION
+            session.add(row)
+            await session.commit()
+
+
+# Each step brings a database from the version before it, in one transaction with the version bump.
+_MIGRATIONS = {
+    2: ["ALTER TABLE orders ADD COLUMN fee_base VARCHAR NOT NULL DEFAULT '0'"],
+}
+
+
+async def _migrate(session: AsyncSession, from_version: int) -> None:
+    for version in range(from_version + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[version]:
+            await session.exec(text(statement))  # type: ignore[call-overload]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: orders.fee_base
 
 
 class SchemaVersionRow(SQLModel, table=True):
@@ -59,6 +59,7 @@ class OrderRow(SQLModel, table=True):
     filled: str = "0"
     average: str | None = None
     fee_quote: str = "0"
+    fee_base: str = "0"  # a fee taken from the coins bought (Binance's default on buys)
     venue_id: str = ""
     note: str = ""
     created_ms: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,9 +62,10 @@ def _s(value: Decimal | None) -> str | None:
 
 
 class Repo:
-    def __init__(self, engine: AsyncEngine, wall: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, wall: Clock, lot_steps: Mapping[str, Decimal] | None = None) -> None:
         self._engine = engine
         self._wall = wall
+        self._lot_steps = dict(lot_steps or {})  # per pair: less than a lot left after the exits is dust
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self._engine, expire_on_commit=False)
@@ -116,6 +117,7 @@ class Repo:
             row.filled = str(state.filled)
             row.average = _s(state.average)
             row.fee_quote = str(state.fee_quote)
+            row.fee_base = str(state.fee_base)
             row.venue_id = state.venue_id or row.venue_id
             row.note = state.reason or row.note
             row.updated_ms = state.updated_ms or now_ms
@@ -166,9 +168,9 @@ class Repo:
     async def _rederive(self, s: AsyncSession, trade_id: int) -> None:
         """Within the caller's transaction, so an order and its trade never disagree on disk."""
         rows = (await s.exec(select(OrderRow).where(OrderRow.trade_id == trade_id))).all()
-        facts = derive_trade([_order(r) for r in rows])
         trade = await s.get(TradeRow, trade_id)
         assert trade is not None
+        facts = derive_trade([_order(r) for r in rows], self._lot_steps.get(trade.pair, Decimal(0)))
         trade.status = facts.status
         trade.amount = str(facts.amount)
         trade.open_rate = _s(facts.open_rate)
@@ -330,6 +332,7 @@ def _order(r: OrderRow) -> JournalOrder:
         oco_with=r.oco_with,
         created_ms=r.created_ms,
         updated_ms=r.updated_ms,
+        fee_base=Decimal(r.fee_base),
     )
 
 

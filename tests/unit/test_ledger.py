@@ -1,5 +1,6 @@
 """Trades derived from their orders, with hand-computed profit."""
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 from bot.ledger import JournalOrder, derive_trade
@@ -79,3 +80,23 @@ def test_two_partial_entry_fills_average_their_prices() -> None:
     b = order("entry", "filled", "0.5", "102", "0.051", 2)
     facts = derive_trade([a, b])
     assert (facts.amount, facts.open_rate, facts.open_fee) == (D("1.0"), D("101"), D("0.101"))
+
+
+def test_a_fee_taken_in_the_coin_shrinks_the_position_and_counts_as_a_fee() -> None:
+    # Binance on a buy: 2 bought at 100, 0.002 of them kept as the fee; then 1.998 sold at 110
+    entry = replace(order("entry", "filled", "2", "100", "0", 1), fee_base=D("0.002"))
+    opened = derive_trade([entry])
+    assert (opened.status, opened.amount, opened.open_rate, opened.open_fee) == ("open", D("1.998"), D(100), D("0.2"))
+    closed = derive_trade([entry, order("exit", "filled", "1.998", "110", "0.2198", 2, "exit_signal")])
+    # wallet: paid 200, received 1.998 * 110 - 0.2198 = 219.5602
+    assert closed.status == "closed"
+    assert closed.profit_quote == D("19.5602")
+    assert closed.profit_ratio == D("19.5602") / D("200")
+
+
+def test_less_than_a_lot_left_after_the_exits_is_dust_and_the_trade_is_closed() -> None:
+    entry = replace(order("entry", "filled", "1", "100", "0", 1), fee_base=D("0.001"))  # holds 0.999
+    sold = order("exit", "filled", "0.99", "100", "0", 2, "exit_signal")  # lot step 0.01: 0.009 stays
+    assert derive_trade([entry, sold], lot_step=D("0.01")).status == "closed"
+    assert derive_trade([entry, sold], lot_step=D("0.001")).status == "open"  # 0.009 is still sellable
+    assert derive_trade([entry], lot_step=D("0.01")).status == "open"  # nothing sold yet is no dust
