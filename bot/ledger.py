@@ -11,7 +11,8 @@ ENTRY = "entry"
 EXIT = "exit"
 STOP = "stop"
 TAKE_PROFIT = "take_profit"
-EXIT_PURPOSES = frozenset({EXIT, STOP, TAKE_PROFIT})
+BY_HAND = "by_hand"  # a sale seen only as coins gone from the venue: recorded so the books balance
+EXIT_PURPOSES = frozenset({EXIT, STOP, TAKE_PROFIT, BY_HAND})
 FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired", "not_sent"})
 
 
@@ -95,7 +96,7 @@ def derive_trade(orders: Sequence[JournalOrder], lot_step: Decimal = Decimal(0))
         ratio = profit / (cost + open_fee)
     return TradeFacts(
         status=status,
-        amount=amount,
+        amount=amount if closed else amount - sold_amount,  # while open: what is still held
         open_rate=open_rate,
         open_ms=min((o.updated_ms for o in bought), default=None),
         open_fee=open_fee,

@@ -99,7 +99,8 @@ async def build_runtime(
         raise
     repo = Repo(engine, wall, lot_steps={pair: markets[pair].amount_step for pair in managed if pair in markets})
     rules = rules_for(config, strategy)
-    executor = Executor(venue=venue, repo=repo, markets=markets, prefix=client_id_prefix(config.bot_name))
+    prefix = client_id_prefix(config.bot_name)
+    executor = Executor(venue=venue, repo=repo, markets=markets, prefix=prefix)
     window = max(config.candle_window, strategy.startup_candle_count + 2)
     trader = Trader(
         venue=venue,
@@ -114,6 +115,8 @@ async def build_runtime(
         managed=managed,
         tf_ms=tf_ms,
         stake_currency=config.stake_currency,
+        prefix=prefix,
+        books_are_ours=config.venue_state_path is not None,
     )
     return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
 

@@ -16,14 +16,15 @@ from bot.candles import dates_ms
 from bot.clock import iso_ms
 from bot.engine import plan_entries, plan_exits, plan_protections
 from bot.errors import BooksDisagreeError, ExchangeError, StrategyError
-from bot.exchange.base import Balance, Exchange, Market
+from bot.exchange.base import Exchange, Market
 from bot.exchange.fills import candle_price
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
-from bot.orders.reconcile import ReconcileReport, refresh_orders
+from bot.orders.holdings import HeldTrade, HoldingGap, holdings_gaps
+from bot.orders.reconcile import ReconcileReport, adopt_orphans, refresh_orders
 from bot.risk.exits import ExitRules
 from bot.risk.sizing import EntryLimits
-from bot.store.repo import Repo, TradeRecord
+from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.strategy.guard import PairSignal, last_signal
 
@@ -55,6 +56,8 @@ class Trader:
         managed: Sequence[str],
         tf_ms: int,
         stake_currency: str,
+        prefix: str,
+        books_are_ours: bool,
     ) -> None:
         self._venue = venue
         self._repo = repo
@@ -68,30 +71,72 @@ class Trader:
         self._managed = list(managed)  # the whitelist plus pairs that still hold a position
         self._tf_ms = tf_ms
         self._stake_currency = stake_currency
+        self._prefix = prefix
+        self._books_are_ours = books_are_ours
         self._reported_errors: dict[str, str] = {}
 
     async def reconcile(self, now_ms: int) -> ReconcileReport:
-        """Before the first tick: every unfinished journal order looked up, then every open
-        position checked against what the venue holds. Books that disagree stop the start."""
+        """Before the first tick: every unfinished journal order looked up, orphans with our prefix
+        adopted, then every open position checked against what the venue holds. On a venue whose
+        books are ours (simulated, paper) a gap means its file was lost: the start is refused."""
         report = await refresh_orders(self._venue, self._repo, now_ms)
+        adopted = await adopt_orphans(self._venue, self._repo, self._managed, self._prefix, now_ms)
         message = (
             f"checked {report.checked} open journal orders: {report.changed} updated, "
-            f"{report.not_sent} never sent, {report.unresolved} unresolved"
+            f"{report.not_sent} never sent, {report.unresolved} unresolved; {adopted} orphan orders adopted"
         )
         logger.info("reconciled with the venue: {}", message)
         await self._repo.add_event("reconciled", message, ts_ms=now_ms)
-        gaps = holdings_gaps(await self._repo.trades(live_only=True), await self._venue.balances(), self._markets)
-        if gaps:
-            text = "; ".join(gaps)
+        gaps = await self._holdings_gaps()
+        if gaps and self._books_are_ours:
+            text = "; ".join(g.describe() for g in gaps)
             await self._repo.add_event("books_disagree", text, ts_ms=now_ms)
             raise BooksDisagreeError(
                 f"the journal's open positions are not all held at the venue ({text}); refusing to trade. "
                 "Was the venue's state file replaced or deleted?"
             )
+        await self._settle_gaps(gaps, now_ms)
         return report
+
+    async def _holdings_gaps(self) -> list[HoldingGap]:
+        held = [
+            HeldTrade(t.id, t.pair, t.amount)
+            for t in await self._repo.trades(live_only=True)
+            if t.status in ("open", "closing")
+        ]
+        return holdings_gaps(held, await self._venue.balances(), self._markets)
+
+    async def _settle_gaps(self, gaps: Sequence[HoldingGap], now_ms: int) -> None:
+        """Coins that are gone were sold by hand: their trades are closed as such. A shortfall that
+        nothing explains stops new entries (exits go on) until the balances agree again."""
+        short = []
+        for gap in gaps:
+            if not gap.gone:
+                short.append(gap)
+                continue
+            for trade in gap.trades:
+                logger.warning(
+                    "trade {}: {} is no longer held at the venue; closing it as sold by hand",
+                    trade.trade_id,
+                    trade.pair,
+                )
+                await self._executor.record_hand_sale(trade.trade_id, trade.pair, trade.amount, now_ms)
+        blocked = "; ".join(g.describe() for g in short)
+        if blocked == (await self._repo.get_state("entries_blocked") or ""):
+            return
+        await self._repo.set_state({"entries_blocked": blocked})
+        if blocked:
+            logger.error("balances short of the journal ({}); no new entries until they agree", blocked)
+            await self._repo.add_event("balance_gap", f"entries stopped: {blocked}", ts_ms=now_ms)
+        else:
+            logger.info("balances agree with the journal again; entries resume")
+            await self._repo.add_event("balance_gap_resolved", "entries resume", ts_ms=now_ms)
 
     async def tick(self, now_ms: int) -> TickReport:
         await refresh_orders(self._venue, self._repo, now_ms)
+        if not self._books_are_ours:  # people and other programs may trade on a real account
+            await adopt_orphans(self._venue, self._repo, self._managed, self._prefix, now_ms)
+            await self._settle_gaps(await self._holdings_gaps(), now_ms)
         frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
         signals = await self._signals(frames, now_ms)
         book = await self._book()
@@ -102,6 +147,8 @@ class Trader:
             await self._executor.exit(exit_intent, now_ms)
 
         prices = await self._prices(signals)
+        if await self._repo.get_state("entries_blocked"):
+            signals = {pair: sig for pair, sig in signals.items() if not sig.enter}
         entries, skipped = plan_entries(
             await self._book(closed_since_ms=now_ms),
             signals,
@@ -196,20 +243,3 @@ class Trader:
                 "balances": {asset: [str(b.free), str(b.used)] for asset, b in balances.items() if b.total > 0},
             }
         )
-
-
-def holdings_gaps(
-    trades: Sequence[TradeRecord], balances: Mapping[str, Balance], markets: Mapping[str, Market]
-) -> list[str]:
-    """Assets the journal says we hold (open positions) that the venue does not. Pure."""
-    wanted: dict[str, Decimal] = {}
-    for t in trades:
-        if t.status in ("open", "closing") and t.pair in markets:
-            base = markets[t.pair].base
-            wanted[base] = wanted.get(base, Decimal(0)) + t.amount
-    gaps = []
-    for asset, amount in sorted(wanted.items()):
-        held = balances[asset].total if asset in balances else Decimal(0)
-        if held < amount:
-            gaps.append(f"{asset}: journal {amount}, venue {held}")
-    return gaps

@@ -12,9 +12,9 @@ from loguru import logger
 
 from bot.engine import EntryIntent, ExitIntent, ProtectIntent
 from bot.errors import ExchangeError, OrderNotFoundError, OrderRejectedError
-from bot.exchange.base import Exchange, Market, OrderRequest, OrderStatus, OrderType, Side
+from bot.exchange.base import Exchange, Market, OrderRequest, OrderState, OrderStatus, OrderType, Side
 from bot.exchange.fills import is_marketable
-from bot.ledger import ENTRY, EXIT, STOP, TAKE_PROFIT, JournalOrder
+from bot.ledger import BY_HAND, ENTRY, EXIT, STOP, TAKE_PROFIT, JournalOrder
 from bot.orders.announce import announce
 from bot.orders.ids import client_id
 from bot.store.repo import Repo
@@ -113,6 +113,34 @@ class Executor:
         if held is not None:
             amount = min(amount, held.free)
         return market.round_amount_down(amount)
+
+    async def record_hand_sale(self, trade_id: int, pair: str, amount: Decimal, now_ms: int) -> None:
+        """The venue no longer holds the trade's coins: record their sale at the market price now
+        (the real price of a sale made elsewhere is unknown), so the trade closes and the books
+        balance. The reason says it was not the bot."""
+        try:
+            price = await self._venue.price(pair)
+        except ExchangeError as e:
+            logger.warning("trade {}: coins gone but no price to record the sale at ({}); later", trade_id, e)
+            return
+        seq = await self._repo.count_orders(trade_id, BY_HAND)
+        request = OrderRequest(
+            client_id(self._prefix, trade_id, BY_HAND, seq), pair, Side.SELL, OrderType.MARKET, amount
+        )
+        await self._repo.journal_order(trade_id, request, BY_HAND, "sold_by_hand", now_ms)
+        state = OrderState(
+            client_id=request.client_id,
+            symbol=pair,
+            side=Side.SELL,
+            type=OrderType.MARKET,
+            status=OrderStatus.FILLED,
+            amount=amount,
+            filled=amount,
+            average=price,
+            updated_ms=now_ms,
+            reason="not held at the venue any more: sold or moved outside the bot; priced at the market",
+        )
+        await self._event("order_filled", await self._repo.record_state(state, now_ms), now_ms)
 
     async def _marketable(self, order: OrderRequest) -> bool:
         try:

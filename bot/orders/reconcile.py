@@ -1,5 +1,7 @@
 """Brings the journal in line with the venue: every order the journal does not know the end of is
-looked up by its client id. Run at start before the first new order, and at every tick."""
+looked up by its client id, and open orders carrying our prefix that the journal has never seen are
+adopted (or, when nothing of ours explains them, cancelled). Run at start before the first new
+order, and at every tick."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from dataclasses import dataclass
 from loguru import logger
 
 from bot.errors import ExchangeError
-from bot.exchange.base import Exchange
+from bot.exchange.base import Exchange, OrderRequest, OrderState, Side
 from bot.orders.announce import announce
-from bot.store.repo import Repo
+from bot.orders.ids import parse_client_id
+from bot.store.repo import LIVE_TRADE_STATUSES, Repo
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,62 @@ async def refresh_orders(venue: Exchange, repo: Repo, now_ms: int) -> ReconcileR
             if recorded.status == "filled":
                 await announce(repo, "order_filled", recorded, now_ms)
     return ReconcileReport(checked, changed, not_sent, unresolved)
+
+
+async def adopt_orphans(venue: Exchange, repo: Repo, pairs: list[str], prefix: str, now_ms: int) -> int:
+    """Open orders with our prefix unknown to the journal. One that belongs to a live trade of
+    ours joins it; an unknown buy becomes a trade of its own (the bot then manages it); an unknown
+    sell protects nothing we know of and is cancelled. Returns how many were adopted."""
+    adopted = 0
+    for state in await venue.open_orders(pairs):
+        if not state.client_id.startswith(f"{prefix}-") or await repo.has_order(state.client_id):
+            continue
+        parsed = parse_client_id(prefix, state.client_id)
+        trade = await repo.trade(parsed.trade_id) if parsed is not None else None
+        if (
+            parsed is not None
+            and trade is not None
+            and trade.pair == state.symbol
+            and trade.status in LIVE_TRADE_STATUSES
+        ):
+            await repo.journal_order(trade.id, _request(state), parsed.purpose, "adopted", now_ms)
+        elif state.side is Side.BUY:
+            request = _request(state)
+            await repo.open_trade(
+                pair=state.symbol,
+                stake_quote=state.amount * (state.price or 0),
+                signal_ms=now_ms,
+                tag="adopted",
+                now_ms=now_ms,
+                request_for=lambda _trade_id, r=request: r,  # type: ignore[misc]
+            )
+        else:
+            await _cancel_stray(venue, repo, state, now_ms)
+            continue
+        recorded = await repo.record_state(state, now_ms)
+        await announce(repo, "order_adopted", recorded, now_ms)
+        adopted += 1
+    return adopted
+
+
+async def _cancel_stray(venue: Exchange, repo: Repo, state: OrderState, now_ms: int) -> None:
+    try:
+        await venue.cancel(state.symbol, state.client_id)
+    except ExchangeError as e:
+        logger.warning("cannot cancel stray order {} ({}): {}", state.client_id, state.symbol, e)
+        return
+    text = f"cancelled a sell order with our prefix that no trade of ours explains: {state.amount} {state.symbol}"
+    logger.warning("{} ({})", text, state.client_id)
+    await repo.add_event("orphan_cancelled", text, ts_ms=now_ms, pair=state.symbol, client_id=state.client_id)
+
+
+def _request(state: OrderState) -> OrderRequest:
+    return OrderRequest(
+        state.client_id,
+        state.symbol,
+        state.side,
+        state.type,
+        state.amount,
+        price=state.price,
+        stop_price=state.stop_price,
+    )

@@ -138,6 +138,10 @@ class Repo:
             await s.commit()
             return _order(row)
 
+    async def has_order(self, client_id: str) -> bool:
+        async with self._session() as s:
+            return (await s.exec(select(OrderRow.id).where(OrderRow.client_id == client_id))).first() is not None
+
     async def nonfinal_orders(self) -> list[JournalOrder]:
         async with self._session() as s:
             rows = (
