@@ -109,7 +109,8 @@ class Daemon:
             return
         async with self._tick_lock:
             try:
-                await self._tick_once()
+                if not await self._tick_once():
+                    return  # nothing to do yet (no candle closed since the last tick)
             except Exception as e:  # the tick guard: one failed tick must not stop the daemon
                 logger.opt(exception=e).error("tick failed: {}: {}", type(e).__name__, e)
                 await self._record_failure(e)
@@ -117,7 +118,8 @@ class Daemon:
             self.ticks += 1
             self._tick_done.notify_all()
 
-    async def _tick_once(self) -> None:
+    async def _tick_once(self) -> bool:
+        """One tick if one is due; False when there was none to run."""
         rt = self._rt
         first, self._first = self._first, False
         last_done = await rt.repo.get_state("last_tick_ms") if first else None
@@ -127,7 +129,7 @@ class Daemon:
                 self.replay_finished.set()
                 logger.info("replay finished at {}: no more candles to trade", iso_ms(rt.clock.now_ms()))
                 await rt.repo.add_event("replay_finished", "no more candles in the replay", ts_ms=rt.clock.now_ms())
-            return
+            return False
         report = await rt.trader.tick(target)
         await rt.repo.set_state({"last_tick_wall_ms": rt.wall.now_ms()})
         logger.debug(
@@ -138,6 +140,7 @@ class Daemon:
             report.entries,
             report.open_trades,
         )
+        return True
 
     async def _record_failure(self, error: Exception) -> None:
         try:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DAY_MS = 86_400_000
-_PATTERN = re.compile(r"^([1-9][0-9]*)([mhdw])$")
+_PATTERN = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 
 
 def timeframe_s(timeframe: str) -> int:
     """Seconds in one candle; raises ValueError with the accepted forms on a bad string."""
     match = _PATTERN.match(timeframe)
     if match is None:
-        raise ValueError(f"bad timeframe {timeframe!r}, expected e.g. 1m, 5m, 15m, 1h, 4h, 1d")
+        raise ValueError(f"bad timeframe {timeframe!r}, expected e.g. 1s, 1m, 5m, 15m, 1h, 4h, 1d")
     return int(match.group(1)) * _UNIT_S[match.group(2)]
 
 

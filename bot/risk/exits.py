@@ -110,5 +110,6 @@ def protection(
     market: Market,
 ) -> Protection:
     stop, reason = stop_price(rules, open_rate, max_rate, market)
-    minutes = (now_ms - open_ms) // 60_000
+    # a real venue stamps the fill after the candle close the tick runs at: never a negative age
+    minutes = max(0, now_ms - open_ms) // 60_000
     return Protection(stop, reason, roi_price(rules, open_rate, minutes, fee_frac, market))

@@ -21,12 +21,14 @@ from bot.store.repo import EventRecord, Repo, TradeRecord
 from bot.strategy.loader import load_strategy
 
 
-async def run_daemon(config_path: Path, ticks: int | None, timeout_s: float = 60.0) -> int:
+async def run_daemon(
+    config_path: Path, ticks: int | None, timeout_s: float = 60.0, environ: dict[str, str] | None = None
+) -> int:
     """Start the daemon as `kestrel trade` would, let it run `ticks` ticks (None: until its replay
     has no candles left), stop it. Returns its exit code."""
     config, _ = load_config(config_path)
     strategy = load_strategy(config.strategy_path, require_strategy(config, config_path))
-    runtime = await build_runtime(config, strategy)
+    runtime = await build_runtime(config, strategy, environ=environ or {})
     daemon = Daemon(runtime)
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))
     try:
@@ -65,7 +67,9 @@ async def read_back(config_path: Path) -> Stored:
     finally:
         await engine.dispose()
     # the venue's own books, read from its file: the journal is checked against them, not against itself
-    files = VenueStateFile(config.sim_state_path)
+    if config.venue_state_path is None:  # a real exchange: the caller asks it
+        return Stored(trades, orders, events, {}, state)
+    files = VenueStateFile(config.venue_state_path)
     try:
         snapshot = files.load()
     finally:

@@ -48,7 +48,10 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
         (lambda c: c.update(stake_amount="lots"), "stake_amount: Input should be a valid decimal"),
         (lambda c: c.update(stake_amout=10), "stake_amout: unknown key (check the spelling)"),
         (lambda c: c.update(max_open_trades=0), "max_open_trades: must be at least 1, or -1 for no limit"),
-        (lambda c: c.update(timeframe="7x"), "timeframe: bad timeframe '7x', expected e.g. 1m, 5m, 15m, 1h, 4h, 1d"),
+        (
+            lambda c: c.update(timeframe="7x"),
+            "timeframe: bad timeframe '7x', expected e.g. 1s, 1m, 5m, 15m, 1h, 4h, 1d",
+        ),
         (
             lambda c: c.update(db_url="postgresql://x"),
             "db_url: only SQLite is supported: use sqlite:///path/to/file.sqlite",
