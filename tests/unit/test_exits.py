@@ -87,3 +87,11 @@ def test_protection_combines_stop_and_the_roi_step_in_force_at_now() -> None:
 )
 def test_exit_signal_counts_only_without_an_entry_signal(use: bool, enter: bool, exit_: bool, expected: bool) -> None:
     assert wants_signal_exit(rules(use_exit_signal=use), enter, exit_) is expected
+
+
+def test_a_fill_stamped_after_the_tick_time_is_in_the_first_roi_step() -> None:
+    # a real exchange stamps the entry fill seconds after the candle close the tick runs at
+    p = protection(
+        rules(), open_rate=D("100"), open_ms=5_000, max_rate=D("100"), now_ms=0, fee_frac=D("0"), market=MARKET
+    )
+    assert p.take_profit_price == D("105.00")
