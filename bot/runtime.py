@@ -100,7 +100,9 @@ async def build_runtime(
     repo = Repo(engine, wall, lot_steps={pair: markets[pair].amount_step for pair in managed if pair in markets})
     rules = rules_for(config, strategy)
     prefix = client_id_prefix(config.bot_name)
-    executor = Executor(venue=venue, repo=repo, markets=markets, prefix=prefix)
+    executor = Executor(
+        venue=venue, repo=repo, markets=markets, prefix=prefix, native_oco=config.venue_state_path is not None
+    )
     window = max(config.candle_window, strategy.startup_candle_count + 2)
     trader = Trader(
         venue=venue,

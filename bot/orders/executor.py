@@ -21,11 +21,16 @@ from bot.store.repo import Repo
 
 
 class Executor:
-    def __init__(self, *, venue: Exchange, repo: Repo, markets: Mapping[str, Market], prefix: str) -> None:
+    def __init__(
+        self, *, venue: Exchange, repo: Repo, markets: Mapping[str, Market], prefix: str, native_oco: bool = True
+    ) -> None:
         self._venue = venue
         self._repo = repo
         self._markets = markets
         self._prefix = prefix
+        # our own books link a stop and a take-profit on one amount; an exchange would refuse the
+        # second order for want of coins, so there the take-profit is watched by the bot instead
+        self._native_oco = native_oco
 
     async def enter(self, intent: EntryIntent, now_ms: int) -> JournalOrder | None:
         def request_for(trade_id: int) -> OrderRequest:
@@ -62,6 +67,9 @@ class Executor:
 
     async def protect(self, intent: ProtectIntent, now_ms: int) -> None:
         """Replace the position's resting stop and take-profit with the ones the rules want now."""
+        if not self._native_oco:
+            await self._protect_on_exchange(intent, now_ms)
+            return
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return
         p = intent.protection
@@ -100,6 +108,45 @@ class Executor:
         )
         await self._repo.journal_order(intent.trade_id, tp, TAKE_PROFIT, "roi", now_ms)
         await self._send(tp, now_ms)
+
+    async def _protect_on_exchange(self, intent: ProtectIntent, now_ms: int) -> None:
+        """A real exchange: the stop rests there (moved only when the rules move it); the ROI target
+        and the stop itself are also checked here against the price, so a target reached or a stop
+        the exchange does not hold still sells, at market."""
+        p = intent.protection
+        try:
+            price: Decimal | None = await self._venue.price(intent.pair)
+        except ExchangeError as e:
+            logger.warning("{}: no price to check the exits against: {}", intent.pair, e)
+            price = None
+        resting = [o for o in await self._repo.orders_of(intent.trade_id) if o.purpose == STOP and not o.is_final]
+        reason = None
+        if price is not None and p.take_profit_price is not None and price >= p.take_profit_price:
+            reason = "roi"
+        elif price is not None and price <= p.stop_price and not resting:
+            reason = p.stop_reason
+        if reason is not None:
+            if await self._cancel_protection(intent.trade_id, now_ms):
+                await self._market_exit(intent.trade_id, intent.pair, intent.amount, reason, now_ms)
+            return
+        if any(o.stop_price == p.stop_price for o in resting):
+            return
+        if not await self._cancel_protection(intent.trade_id, now_ms):
+            return
+        amount = await self._sellable(intent.pair, intent.amount)
+        if amount <= 0:
+            return
+        seq = await self._repo.count_orders(intent.trade_id, STOP)
+        stop = OrderRequest(
+            client_id(self._prefix, intent.trade_id, STOP, seq),
+            intent.pair,
+            Side.SELL,
+            OrderType.STOP,
+            amount,
+            stop_price=p.stop_price,
+        )
+        await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
+        await self._send(stop, now_ms)
 
     async def _sellable(self, pair: str, amount: Decimal) -> Decimal:
         """What an exit may sell: never more than the wallet holds free (a fee taken in the coin, a
