@@ -21,8 +21,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from bot.clock import Clock
 from bot.errors import ConfigError, OrderNotFoundError, OrderRejectedError, RateLimitedError, TransientExchangeError
-from bot.exchange.base import Balance, Market, OrderRequest, OrderState
-from bot.exchange.ccxt_errors import translated
+from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus
+from bot.exchange.ccxt_errors import check_reply, translated
 from bot.exchange.ccxt_orders import order_params, order_state
 from bot.timeframes import timeframe_ms
 
@@ -130,7 +130,7 @@ class CcxtExchange:
             )
         except OrderNotFoundError:
             return None
-        return order_state(raw, client_id, self._clock.now_ms())
+        return order_state(await self._with_fees(raw, symbol), client_id, self._clock.now_ms())
 
     async def open_orders(self, symbols: Sequence[str]) -> list[OrderState]:
         out: list[OrderState] = []
@@ -138,7 +138,9 @@ class CcxtExchange:
             rows: list[dict[str, Any]] = await self._read(
                 "fetch open orders", symbol, functools.partial(self._client.fetch_open_orders, symbol)
             )
-            out.extend(order_state(r, str(r.get("clientOrderId") or ""), self._clock.now_ms()) for r in rows)
+            for row in rows:
+                full = await self._with_fees(row, symbol)
+                out.append(order_state(full, str(full.get("clientOrderId") or ""), self._clock.now_ms()))
         return out
 
     # -- writes --------------------------------------------------------------------------------
@@ -151,17 +153,33 @@ class CcxtExchange:
         reference = order.price or order.stop_price or await self.price(order.symbol)
         _check_precision(order, market, reference)
         type_, price, params = order_params(order)
-        with translated("submit", order.symbol, self._headers):
-            raw = await self._client.create_order(
-                order.symbol, type_, order.side.value, float(order.amount), price, params
-            )
+        try:
+            with translated("submit", order.symbol, self._headers):
+                raw = await self._client.create_order(
+                    order.symbol, type_, order.side.value, float(order.amount), price, params
+                )
+            check_reply(raw, f"submit {order.symbol}")
+        except TransientExchangeError as e:
+            await self._resync_clock_after(e)
+            raise
         return order_state(raw, order.client_id, self._clock.now_ms())
 
     async def cancel(self, symbol: str, client_id: str) -> OrderState:
-        raw = await self._read(
-            "cancel", symbol, lambda: self._client.cancel_order(None, symbol, params={"origClientOrderId": client_id})
-        )
-        return order_state(raw, client_id, self._clock.now_ms())
+        """Idempotent: an order that is already filled or cancelled comes back in its final state."""
+        try:
+            raw = await self._read(
+                "cancel",
+                symbol,
+                lambda: self._client.cancel_order(None, symbol, params={"origClientOrderId": client_id}),
+            )
+        except OrderNotFoundError:
+            # Binance answers -2011 "Unknown order sent." for a filled or cancelled order too (a stop
+            # that fired, or a cancel whose first reply was lost): only a lookup tells them apart
+            state = await self.order(symbol, client_id)
+            if state is None or state.status is OrderStatus.OPEN:
+                raise
+            return state
+        return order_state(await self._with_fees(raw, symbol), client_id, self._clock.now_ms())
 
     async def close(self) -> None:
         await self._client.close()
@@ -184,11 +202,39 @@ class CcxtExchange:
             with attempt:
                 try:
                     with translated(action, symbol, self._headers):
-                        return await call()
+                        result = await call()
+                    check_reply(result, f"{action} {symbol}")
+                    return result
                 except RateLimitedError:
                     self.rate_limited += 1
                     raise
+                except TransientExchangeError as e:
+                    await self._resync_clock_after(e)
+                    raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _with_fees(self, raw: dict[str, Any], symbol: str) -> dict[str, Any]:
+        """Binance's order queries carry no commission (only a FULL submit reply lists its fills), so
+        the fee of a (partly) filled order is summed from its trades (myTrades by orderId)."""
+        if not raw.get("filled") or raw.get("fee") or raw.get("fees") or not raw.get("id"):
+            return raw
+        trades: list[dict[str, Any]] = await self._read(
+            "fetch order trades", symbol, lambda: self._client.fetch_order_trades(raw["id"], symbol)
+        )
+        return {**raw, "fees": [t["fee"] for t in trades if t.get("fee")]}
+
+    async def _resync_clock_after(self, error: TransientExchangeError) -> None:
+        """-1021 (timestamp outside recvWindow): our clock and the exchange's drifted apart. Measure
+        the offset again so the next signed request carries a timestamp the exchange accepts."""
+        if not isinstance(error.__cause__, ccxt_async.InvalidNonce):
+            return
+        try:
+            with translated("sync clock", ""):
+                offset_ms = await self._client.load_time_difference()
+        except TransientExchangeError as e:
+            logger.warning("could not re-sync the clock with {}: {}", self.name, e)
+            return
+        logger.warning("clock re-synced with {}: local minus exchange time is {} ms", self.name, offset_ms)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

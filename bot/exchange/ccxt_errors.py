@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import ccxt
 
@@ -55,6 +56,8 @@ def translated(
     except ccxt.InsufficientFunds as e:
         raise InsufficientFundsError(f"{where}: {_one_line(e)}") from e
     except (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected) as e:
+        if "Duplicate order sent" in str(e):  # Binance's -2010 for a client id in use; ccxt: InvalidOrder
+            raise TransientExchangeError(f"{where}: the client order id is already in use: {_one_line(e)}") from e
         raise OrderRejectedError(f"{where}: {_one_line(e)}") from e
     except ccxt.AuthenticationError as e:
         raise AuthenticationFailedError(f"{where}: {_one_line(e)}") from e
@@ -63,5 +66,15 @@ def translated(
         raise RateLimitedError(f"{where}: rate limited: {_one_line(e)}", retry_after_s(headers)) from e
     except ccxt.OperationFailed as e:  # network, timeout, maintenance, nonce, malformed reply
         raise TransientExchangeError(f"{where}: {_one_line(e)}") from e
+    except (AttributeError, TypeError) as e:  # ccxt parsing a 200 reply that was not the JSON it expects
+        raise TransientExchangeError(f"{where}: unreadable reply: {_one_line(e)}") from e
     except ccxt.BaseError as e:
         raise ExchangeError(f"{where}: {_one_line(e)}") from e
+
+
+def check_reply(result: Any, where: str) -> None:
+    """ccxt returns whatever a 200 reply carried: one that was not JSON comes back as a structure of
+    empty fields with the raw text as `info` (an empty balance, an order of Nones). Never trust it."""
+    rows = result if isinstance(result, list) else [result]
+    if any(isinstance(row, Mapping) and isinstance(row.get("info"), str) for row in rows):
+        raise TransientExchangeError(f"{where}: unreadable reply (not JSON)")

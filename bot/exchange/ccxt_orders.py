@@ -67,8 +67,11 @@ def order_state(raw: Mapping[str, Any], client_id: str, now_ms: int) -> OrderSta
         if stop is not None and "limit" not in kind
         else (OrderType.LIMIT if "limit" in kind else OrderType.MARKET)
     )
+    info: Mapping[str, Any] = raw["info"] if isinstance(raw.get("info"), Mapping) else {}
+    stamp = int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or 0)
     return OrderState(
-        client_id=str(raw.get("clientOrderId") or client_id),
+        # a cancel's reply names the cancel request in clientOrderId and the order in origClientOrderId
+        client_id=str(info.get("origClientOrderId") or raw.get("clientOrderId") or client_id),
         symbol=symbol,
         side=Side(str(raw.get("side") or "buy")),
         type=order_type,
@@ -81,6 +84,6 @@ def order_state(raw: Mapping[str, Any], client_id: str, now_ms: int) -> OrderSta
         price=_d(raw.get("price")) if order_type is OrderType.LIMIT else None,
         stop_price=stop,
         venue_id=str(raw.get("id") or ""),
-        updated_ms=int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or now_ms),
-        reason=str((raw.get("info") or {}).get("status", "")) if isinstance(raw.get("info"), Mapping) else "",
+        updated_ms=stamp if stamp > 0 else now_ms,  # a resting stop's reply has workingTime -1
+        reason=str(info.get("status", "")),
     )

@@ -8,8 +8,10 @@ to, so tests exercise ccxt's own request building, parsing and error mapping wit
 
 * Routes live in a table, `fake.routes[("GET", "/api/v3/klines")] = handler`, so later tests can add
   orders and balances without touching the dispatcher.
-* Every request is logged (`fake.requests`, `fake.requests_to("klines")`) with its query, its arrival
-  time and the status it got, so tests can assert on what ccxt actually sent.
+* Every request is logged (`fake.requests`, `fake.requests_to("klines")`) with its query, POST form,
+  headers, arrival time and the status it got, so tests can assert on what ccxt actually sent.
+* Hooks for the trading desk (binance_trading.py): `clock_ms` makes server time move, `gates` run
+  before every handler (maintenance), `pause` sleeps in a handler until the server closes.
 * Faults are queued per route: `fail_next` (any status, Binance-style body), `delay_next` (sleep
   past ccxt's timeout), `rate_limit_next` (429 or 418 with Retry-After).
 * Markets come from the real 2021 exchangeInfo dump in ../shared when present, else from an identical
@@ -117,6 +119,8 @@ class LoggedRequest:
     query: dict[str, str]
     at_s: float  # event-loop time on arrival
     status: int | None = None  # filled in when the answer is ready
+    headers: dict[str, str] = field(default_factory=dict)  # as sent: X-MBX-APIKEY marks a signed call
+    form: dict[str, str] = field(default_factory=dict)  # a POST's form body (signed orders travel there)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ class FakeBinance:
     def __init__(self, *, symbols: Sequence[str] = DEFAULT_SYMBOLS, server_time_ms: int = 1_704_067_200_000) -> None:
         self.symbols = spot_symbols(symbols)
         self.server_time_ms = server_time_ms
+        self.clock_ms: Callable[[], int] | None = None  # when set (the trading desk does), server time moves
+        self.gates: list[Callable[[web.Request], None]] = []  # run before every handler; raise BinanceApiError
         self.requests: list[LoggedRequest] = []
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/api/v3/ping"): self._ping,
@@ -173,6 +179,15 @@ class FakeBinance:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
+
+    def now_ms(self) -> int:
+        """Server time: fixed at `server_time_ms` unless `clock_ms` is set."""
+        return self.clock_ms() if self.clock_ms is not None else self.server_time_ms
+
+    async def pause(self, delay_s: float) -> None:
+        """Sleep in a handler; cut short when the server closes, so cleanup never waits."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay_s)
 
     # -- market data ---------------------------------------------------------------------------
     def set_klines(self, symbol: str, interval: str, klines: Iterable[Kline]) -> None:
@@ -221,13 +236,14 @@ class FakeBinance:
 
     # -- dispatch ------------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        form = dict(await request.post()) if request.method == "POST" else {}
         entry = LoggedRequest(request.method, request.path, dict(request.query), asyncio.get_running_loop().time())
+        entry.headers, entry.form = dict(request.headers), {k: str(v) for k, v in form.items()}
         self.requests.append(entry)
         queue = self._faults.get(request.path)
         fault = queue.popleft() if queue else None
         if fault is not None and fault.delay_s > 0:
-            with contextlib.suppress(TimeoutError):  # the delay ran out: answer now
-                await asyncio.wait_for(self._closing.wait(), fault.delay_s)
+            await self.pause(fault.delay_s)
         response = await self._answer(request, fault)
         entry.status = response.status
         return response
@@ -239,6 +255,8 @@ class FakeBinance:
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         handler = self.routes.get((request.method, request.path))
         try:
+            for gate in self.gates:
+                gate(request)
             if handler is None:
                 raise BinanceApiError(404, -1020, f"This operation is not supported. ({request.method} {request.path})")
             return await handler(request)
@@ -250,7 +268,7 @@ class FakeBinance:
         return web.json_response({})
 
     async def _time(self, _request: web.Request) -> web.StreamResponse:
-        return web.json_response({"serverTime": self.server_time_ms})
+        return web.json_response({"serverTime": self.now_ms()})
 
     async def _exchange_info(self, request: web.Request) -> web.StreamResponse:
         wanted = request.query.get("symbol")
@@ -260,7 +278,7 @@ class FakeBinance:
         return web.json_response(
             {
                 "timezone": "UTC",
-                "serverTime": self.server_time_ms,
+                "serverTime": self.now_ms(),
                 "rateLimits": [
                     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
                     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},

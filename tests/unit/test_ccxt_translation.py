@@ -15,7 +15,7 @@ from bot.errors import (
     TransientExchangeError,
 )
 from bot.exchange.base import OrderRequest, OrderStatus, OrderType, Side
-from bot.exchange.ccxt_errors import retry_after_s, translated
+from bot.exchange.ccxt_errors import check_reply, retry_after_s, translated
 from bot.exchange.ccxt_orders import order_params, order_state
 
 
@@ -24,6 +24,7 @@ from bot.exchange.ccxt_orders import order_params, order_state
     [
         (ccxt.OrderNotFound('binance {"code":-2013}'), OrderNotFoundError),
         (ccxt.DuplicateOrderId("dup"), TransientExchangeError),  # ambiguous: look it up
+        (ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'), TransientExchangeError),
         (ccxt.InsufficientFunds("-2010"), InsufficientFundsError),
         (ccxt.InvalidOrder("Filter failure: LOT_SIZE"), OrderRejectedError),
         (ccxt.BadSymbol("no such market"), OrderRejectedError),
@@ -35,6 +36,7 @@ from bot.exchange.ccxt_orders import order_params, order_state
         (ccxt.OnMaintenance("maintenance"), TransientExchangeError),
         (ccxt.InvalidNonce("-1021 timestamp outside recvWindow"), TransientExchangeError),
         (ccxt.BadResponse("malformed"), TransientExchangeError),
+        (AttributeError("'str' object has no attribute 'keys'"), TransientExchangeError),  # ccxt parsing a non-JSON 200
         (ccxt.ExchangeError("something else"), ExchangeError),
     ],
 )
@@ -124,3 +126,37 @@ def test_closed_with_a_remainder_is_a_cancel_with_a_partial_fill() -> None:
         D("1.25"),
         D("2500"),
     )
+
+
+def test_a_cancel_reply_keeps_our_client_id_and_a_waiting_stop_gets_a_real_time() -> None:
+    info = {"origClientOrderId": "k-1s0", "clientOrderId": "cancel-7f3a", "status": "CANCELED", "workingTime": -1}
+    raw = {
+        "clientOrderId": "cancel-7f3a",  # Binance names the cancel request here
+        "symbol": "BTC/USDT",
+        "type": "market",
+        "side": "sell",
+        "status": "canceled",
+        "amount": 0.5,
+        "filled": 0,
+        "triggerPrice": 40000,
+        "timestamp": -1,  # ccxt reads workingTime, -1 while a stop waits
+        "info": info,
+    }
+    state = order_state(raw, "k-1s0", 1_700_000_000_000)
+    assert (state.client_id, state.status, state.type, state.updated_ms) == (
+        "k-1s0",
+        OrderStatus.CANCELED,
+        OrderType.STOP,
+        1_700_000_000_000,
+    )
+
+
+@pytest.mark.parametrize(
+    "result",
+    [{"info": "<html>502</html>", "free": {}}, [{"info": '{"symbol":', "id": None}]],
+)
+def test_a_reply_that_was_not_json_is_transient(result: object) -> None:
+    with pytest.raises(TransientExchangeError, match="unreadable reply"):
+        check_reply(result, "fetch balance ")
+    check_reply({"info": {"balances": []}}, "fetch balance ")
+    check_reply([[1, 2, 3]], "fetch candles BTC/USDT")
