@@ -24,6 +24,7 @@ from bot.errors import ConfigError, OrderNotFoundError, OrderRejectedError, Rate
 from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus
 from bot.exchange.ccxt_errors import check_reply, translated
 from bot.exchange.ccxt_orders import order_params, order_state
+from bot.exchange.order_checks import validate
 from bot.timeframes import timeframe_ms
 
 T = TypeVar("T")
@@ -151,7 +152,7 @@ class CcxtExchange:
         if market is None:
             raise OrderRejectedError(f"submit {order.symbol}: not a market on {self.name}")
         reference = order.price or order.stop_price or await self.price(order.symbol)
-        _check_precision(order, market, reference)
+        validate(order, market, reference)
         type_, price, params = order_params(order)
         try:
             with translated("submit", order.symbol, self._headers):
@@ -271,20 +272,3 @@ def market_from_ccxt(m: Mapping[str, Any], client: Any) -> Market:
         min_amount=Decimal(str((limits.get("amount") or {}).get("min") or 0)),
         min_notional=Decimal(str((limits.get("cost") or {}).get("min") or 0)),
     )
-
-
-def _check_precision(order: OrderRequest, market: Market, reference: Decimal) -> None:
-    where = f"submit {order.symbol}"
-    if order.amount <= 0 or market.round_amount_down(order.amount) != order.amount:
-        raise OrderRejectedError(
-            f"{where}: amount {order.amount} is not a multiple of the lot step {market.amount_step}"
-        )
-    if order.amount < market.min_amount:
-        raise OrderRejectedError(f"{where}: amount {order.amount} below the minimum {market.min_amount}")
-    for label, price in (("price", order.price), ("stop price", order.stop_price)):
-        if price is not None and (price <= 0 or market.round_price(price) != price):
-            raise OrderRejectedError(f"{where}: {label} {price} is not a multiple of the tick {market.price_tick}")
-    if order.amount * reference < market.min_notional:
-        raise OrderRejectedError(
-            f"{where}: order value {order.amount * reference} below the exchange minimum {market.min_notional}"
-        )

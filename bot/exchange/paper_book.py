@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
-from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus, OrderType, Side
+from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus, Side
 from bot.exchange.fills import Bar, fee_quote, is_marketable, match_order_priority, resting_fill_price, taker_price
+from bot.exchange.order_checks import validate
 from bot.exchange.simulated_state import Resting, VenueSnapshot, VenueStateFile
 
 
@@ -267,25 +268,3 @@ class PaperBook:
         self._balances = dict(snapshot.balances)
         self._orders = dict(snapshot.orders)
         return True
-
-
-def validate(order: OrderRequest, market: Market, reference: Decimal) -> None:
-    """The checks an exchange makes before accepting an order: lot step, tick, minimums."""
-    if order.amount <= 0 or market.round_amount_down(order.amount) != order.amount:
-        raise OrderRejectedError(
-            f"{order.symbol}: amount {order.amount} is not a positive multiple of {market.amount_step}"
-        )
-    if order.amount < market.min_amount:
-        raise OrderRejectedError(f"{order.symbol}: amount {order.amount} below minimum {market.min_amount}")
-    for label, price in (("price", order.price), ("stop price", order.stop_price)):
-        if price is not None and (price <= 0 or market.round_price(price) != price):
-            raise OrderRejectedError(
-                f"{order.symbol}: {label} {price} is not a positive multiple of {market.price_tick}"
-            )
-    if order.type is OrderType.LIMIT and order.price is None:
-        raise OrderRejectedError(f"{order.symbol}: limit order without a price")
-    if order.type is OrderType.STOP and order.stop_price is None:
-        raise OrderRejectedError(f"{order.symbol}: stop order without a stop price")
-    value = order.amount * (order.price or order.stop_price or reference)
-    if value < market.min_notional:
-        raise OrderRejectedError(f"{order.symbol}: order value {value} below minimum {market.min_notional}")
