@@ -73,19 +73,11 @@ class Executor:
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return
         p = intent.protection
-        amount = await self._sellable(intent.pair, intent.amount)
-        if amount <= 0:
+        planned = await self._stop_request(intent)
+        if planned is None:
             return
-        intent = replace(intent, amount=amount)
-        seq = await self._repo.count_orders(intent.trade_id, STOP)
-        stop = OrderRequest(
-            client_id(self._prefix, intent.trade_id, STOP, seq),
-            intent.pair,
-            Side.SELL,
-            OrderType.STOP,
-            intent.amount,
-            stop_price=p.stop_price,
-        )
+        stop, seq = planned
+        intent = replace(intent, amount=stop.amount)
         if p.take_profit_price is not None and not await self._marketable(stop):
             target = OrderRequest("", intent.pair, Side.SELL, OrderType.LIMIT, intent.amount, price=p.take_profit_price)
             if await self._marketable(target):
@@ -133,9 +125,19 @@ class Executor:
             return
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return
+        planned = await self._stop_request(intent)
+        if planned is None:
+            return
+        stop, _ = planned
+        await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
+        await self._send(stop, now_ms)
+
+    async def _stop_request(self, intent: ProtectIntent) -> tuple[OrderRequest, int] | None:
+        """The next stop order for a position (and its sequence number), for what is sellable; None
+        when nothing is left to protect."""
         amount = await self._sellable(intent.pair, intent.amount)
         if amount <= 0:
-            return
+            return None
         seq = await self._repo.count_orders(intent.trade_id, STOP)
         stop = OrderRequest(
             client_id(self._prefix, intent.trade_id, STOP, seq),
@@ -143,10 +145,9 @@ class Executor:
             Side.SELL,
             OrderType.STOP,
             amount,
-            stop_price=p.stop_price,
+            stop_price=intent.protection.stop_price,
         )
-        await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
-        await self._send(stop, now_ms)
+        return stop, seq
 
     async def _sellable(self, pair: str, amount: Decimal) -> Decimal:
         """What an exit may sell: never more than the wallet holds free (a fee taken in the coin, a
