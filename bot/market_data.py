@@ -32,6 +32,9 @@ class CandleCache:
             since = last + self._tf_ms
         while since < now_ms:
             page = await self._venue.candles(pair, self._timeframe, since_ms=since, limit=_PAGE)
+            fetched = len(page)
+            # a tick that runs late may see the next candle closed already: it belongs to the next tick
+            page = page[dates_ms(page["date"]) + self._tf_ms <= now_ms]
             if page.empty:
                 break
             page_ms = dates_ms(page["date"])
@@ -44,7 +47,7 @@ class CandleCache:
                 frame = append_candles(frame, page, self._tf_ms, self._window)
             last = int(page_ms[-1])
             since = last + self._tf_ms
-            if len(page) < _PAGE:
+            if fetched < _PAGE or len(page) < fetched:
                 break
         self._frames[pair] = frame
         if last is not None:

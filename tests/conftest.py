@@ -4,6 +4,7 @@ the real scheduler, the real SQLite files and the simulated market."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ def _quiet_logs() -> None:
     from loguru import logger
 
     logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    logger.add(sys.stderr, level=os.environ.get("KESTREL_TEST_LOG", "WARNING"))
 
 
 def base_config(tmp: Path, **overrides: Any) -> dict[str, Any]:
