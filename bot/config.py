@@ -22,7 +22,6 @@ FREQTRADE_IGNORED_KEYS = frozenset(
         "trading_mode",
         "margin_mode",
         "tradable_balance_ratio",
-        "unfilledtimeout",
         "entry_pricing",
         "exit_pricing",
         "pairlists",
@@ -33,7 +32,6 @@ FREQTRADE_IGNORED_KEYS = frozenset(
         "api_server",
         "initial_state",
         "force_entry_enable",
-        "order_types",
         "order_time_in_force",
         "edge",
         "protections",
@@ -99,6 +97,38 @@ class ExchangeConfig(_Section):
         return pairs
 
 
+class OrderTypesConfig(_Section):
+    """How entries and exits are sent. A limit order is priced at the last price: on Kestrel's own
+    venues (simulated, paper, backtest) it trades at once, as a market order would; on a real
+    exchange it may rest, and `unfilledtimeout` decides how long. Stops always sell at market."""
+
+    entry: Literal["market", "limit"] = "market"
+    exit: Literal["market", "limit"] = "market"
+    stoploss: Literal["market", "limit"] = "market"  # read as market: a stop-limit may never fill in a fall
+    stoploss_on_exchange: bool = True  # False: the bot alone watches the stop, at each tick
+    # freqtrade's other order-type keys, accepted so its configs load; emergency exits are market
+    emergency_exit: Literal["market", "limit"] = "market"
+    force_exit: Literal["market", "limit"] = "market"
+    force_entry: Literal["market", "limit"] = "market"
+    stoploss_on_exchange_interval: int = 60
+    stoploss_on_exchange_limit_ratio: float = 0.99
+
+
+class UnfilledTimeoutConfig(_Section):
+    """How long an entry or exit order may stay unfilled before it is cancelled. A cancelled entry
+    keeps what filled; a cancelled exit leaves the position open for the rules to exit again, and
+    after `exit_timeout_count` cancelled exits (0: never) the position is sold at market."""
+
+    entry: float = Field(default=10, gt=0)
+    exit: float = Field(default=10, gt=0)
+    unit: Literal["minutes", "seconds"] = "minutes"
+    exit_timeout_count: int = Field(default=0, ge=0)
+
+    def ms(self, which: Literal["entry", "exit"]) -> int:
+        value = self.entry if which == "entry" else self.exit
+        return int(value * (60_000 if self.unit == "minutes" else 1000))
+
+
 class TelegramConfig(_Section):
     """Placeholder until the Telegram issue: only the switch and the credentials are read."""
 
@@ -155,6 +185,8 @@ class Config(_Section):
     trailing_stop_positive_offset: float | None = Field(default=None, ge=0)
     trailing_only_offset_is_reached: bool | None = None
     exchange: ExchangeConfig
+    order_types: OrderTypesConfig = Field(default_factory=OrderTypesConfig)
+    unfilledtimeout: UnfilledTimeoutConfig = Field(default_factory=UnfilledTimeoutConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

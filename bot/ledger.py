@@ -77,7 +77,7 @@ def derive_trade(orders: Sequence[JournalOrder], lot_step: Decimal = Decimal(0))
 
     entry_pending = any(not o.is_final for o in entries)
     exits_pending = any(not o.is_final for o in exits if o.purpose == EXIT)
-    if bought_amount == 0:
+    if bought_amount == 0 or entry_pending:  # a partly filled entry still resting is not a position yet
         status = "opening" if entry_pending or not entries else "cancelled"
     elif sold_amount >= amount or (sold_amount > 0 and amount - sold_amount < lot_step and not exits_pending):
         status = "closed"

@@ -26,7 +26,7 @@ from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
-from bot.trading_rules import fee_for, limits_for, rules_for, timeframe_for
+from bot.trading_rules import fee_for, limits_for, policy_for, rules_for, timeframe_for
 from bot.venues import ccxt_venue, check_pairs, markets_when_reachable
 
 DEFAULT_SIM_START = "2025-01-01T00:00:00Z"
@@ -101,7 +101,12 @@ async def build_runtime(
     rules = rules_for(config, strategy)
     prefix = client_id_prefix(config.bot_name)
     executor = Executor(
-        venue=venue, repo=repo, markets=markets, prefix=prefix, native_oco=config.venue_state_path is not None
+        venue=venue,
+        repo=repo,
+        markets=markets,
+        prefix=prefix,
+        native_oco=config.venue_state_path is not None,
+        policy=policy_for(config),
     )
     window = max(config.candle_window, strategy.startup_candle_count + 2)
     trader = Trader(

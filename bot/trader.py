@@ -51,7 +51,7 @@ class Trader:
         strategy: Strategy,
         rules: ExitRules,
         limits: EntryLimits,
-        markets: Mapping[str, Market],
+        markets: dict[str, Market],
         whitelist: Sequence[str],
         managed: Sequence[str],
         tf_ms: int,
@@ -133,7 +133,9 @@ class Trader:
             await self._repo.add_event("balance_gap_resolved", "entries resume", ts_ms=now_ms)
 
     async def tick(self, now_ms: int) -> TickReport:
+        await self._refresh_markets()
         await refresh_orders(self._venue, self._repo, now_ms)
+        await self._executor.cancel_stale(now_ms)
         if not self._books_are_ours:  # people and other programs may trade on a real account
             await adopt_orphans(self._venue, self._repo, self._managed, self._prefix, now_ms)
             await self._settle_gaps(await self._holdings_gaps(), now_ms)
@@ -177,6 +179,19 @@ class Trader:
             tuple(s.reason for s in skipped),
             len(book.positions),
         )
+
+    async def _refresh_markets(self) -> None:
+        """The venue's rules as it states them now (it reloads them hourly, and after a rejection),
+        updated in place: the executor shares this mapping."""
+        try:
+            fresh = await self._venue.markets()
+        except ExchangeError as e:
+            logger.warning("markets not refreshed ({}); trading on the rules already known", e)
+            return
+        for pair in self._managed:
+            if pair in fresh and fresh[pair] != self._markets[pair]:
+                logger.info("{}: the venue's rules changed: {}", pair, fresh[pair])
+                self._markets[pair] = fresh[pair]
 
     async def _signals(self, frames: Mapping[str, pd.DataFrame], now_ms: int) -> dict[str, PairSignal]:
         """Signals on the candle that closed at `now_ms`. A pair whose newest candle is missing, or
@@ -240,6 +255,7 @@ class Trader:
         await self._repo.set_state(
             {
                 "last_tick_ms": now_ms,
+                "rate_limited": getattr(self._venue, "rate_limited", 0),  # 429/418 answers met (ccxt venues)
                 "balances": {asset: [str(b.free), str(b.used)] for asset, b in balances.items() if b.total > 0},
             }
         )

@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.config import Config
+from bot.exchange.base import OrderType
+from bot.orders.policy import OrderPolicy
 from bot.risk.exits import ExitRules, exit_rules
 from bot.risk.sizing import EntryLimits
 from bot.strategy.base import Strategy
@@ -42,3 +44,16 @@ def limits_for(config: Config, rules: ExitRules) -> EntryLimits:
 
 def timeframe_for(config: Config, strategy: Strategy) -> str:
     return config.timeframe or strategy.timeframe
+
+
+def policy_for(config: Config) -> OrderPolicy:
+    """`order_types` and `unfilledtimeout` as the executor reads them. The backtester needs none:
+    its limits are priced at the market and trade at once, as on Kestrel's own venues."""
+    return OrderPolicy(
+        entry_type=OrderType(config.order_types.entry),
+        exit_type=OrderType(config.order_types.exit),
+        stop_on_exchange=config.order_types.stoploss_on_exchange,
+        entry_timeout_ms=config.unfilledtimeout.ms("entry"),
+        exit_timeout_ms=config.unfilledtimeout.ms("exit"),
+        exit_timeout_count=config.unfilledtimeout.exit_timeout_count,
+    )

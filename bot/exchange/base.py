@@ -54,6 +54,7 @@ class Market:
     amount_step: Decimal
     min_amount: Decimal = Decimal(0)
     min_notional: Decimal = Decimal(0)
+    stop_orders: bool = True  # the venue takes stop-market sells for this symbol
 
     def round_amount_down(self, amount: Decimal) -> Decimal:
         return quantize(amount, self.amount_step, ROUND_DOWN)

@@ -163,6 +163,9 @@ class CcxtExchange:
         except TransientExchangeError as e:
             await self._resync_clock_after(e)
             raise
+        except OrderRejectedError:
+            self._markets_ms = 0  # the exchange's rules may have changed (a filter failure): reload them
+            raise
         return order_state(raw, order.client_id, self._clock.now_ms())
 
     async def cancel(self, symbol: str, client_id: str) -> OrderState:
@@ -263,6 +266,9 @@ def market_from_ccxt(m: Mapping[str, Any], client: Any) -> Market:
         return Decimal(str(value)) if tick_size_mode else Decimal(1).scaleb(-int(value))
 
     limits = m.get("limits") or {}
+    listed = (m.get("info") or {}).get("orderTypes")  # Binance lists each symbol's order types
+    has = getattr(client, "has", None) or {}
+    stops = "STOP_LOSS" in listed if isinstance(listed, list) else bool(has.get("createStopMarketOrder"))
     return Market(
         symbol=m["symbol"],
         base=m["base"],
@@ -271,4 +277,5 @@ def market_from_ccxt(m: Mapping[str, Any], client: Any) -> Market:
         amount_step=step((m.get("precision") or {}).get("amount")),
         min_amount=Decimal(str((limits.get("amount") or {}).get("min") or 0)),
         min_notional=Decimal(str((limits.get("cost") or {}).get("min") or 0)),
+        stop_orders=stops,
     )

@@ -14,7 +14,7 @@ async def announce(repo: Repo, kind: str, order: JournalOrder, now_ms: int) -> N
     message = f"{order.purpose} {order.side} {order.type} {amount} {order.pair} @ {price} [{order.status}]"
     logger.info("{}: {} ({})", kind, message, order.client_id)
     await repo.add_event(kind, message, ts_ms=now_ms, pair=order.pair, client_id=order.client_id)
-    if order.status != "filled":
+    if order.filled <= 0 or not order.is_final:  # filled, or cancelled after a part filled
         return
     trade = await repo.trade(order.trade_id)
     if trade is None:

@@ -17,26 +17,37 @@ from bot.exchange.fills import is_marketable
 from bot.ledger import BY_HAND, ENTRY, EXIT, STOP, TAKE_PROFIT, JournalOrder
 from bot.orders.announce import announce
 from bot.orders.ids import client_id
+from bot.orders.policy import OrderPolicy, exits_given_up, stale_orders
 from bot.store.repo import Repo
 
 
 class Executor:
     def __init__(
-        self, *, venue: Exchange, repo: Repo, markets: Mapping[str, Market], prefix: str, native_oco: bool = True
+        self,
+        *,
+        venue: Exchange,
+        repo: Repo,
+        markets: Mapping[str, Market],
+        prefix: str,
+        native_oco: bool = True,
+        policy: OrderPolicy | None = None,
     ) -> None:
         self._venue = venue
         self._repo = repo
         self._markets = markets
         self._prefix = prefix
+        self._policy = policy or OrderPolicy()
         # our own books link a stop and a take-profit on one amount; an exchange would refuse the
         # second order for want of coins, so there the take-profit is watched by the bot instead
         self._native_oco = native_oco
 
     async def enter(self, intent: EntryIntent, now_ms: int) -> JournalOrder | None:
+        limit = self._policy.entry_type is OrderType.LIMIT
+        price = self._markets[intent.pair].round_price(intent.price) if limit else None
+
         def request_for(trade_id: int) -> OrderRequest:
-            return OrderRequest(
-                client_id(self._prefix, trade_id, ENTRY, 0), intent.pair, Side.BUY, OrderType.MARKET, intent.amount
-            )
+            cid = client_id(self._prefix, trade_id, ENTRY, 0)
+            return OrderRequest(cid, intent.pair, Side.BUY, self._policy.entry_type, intent.amount, price=price)
 
         request = await self._repo.open_trade(
             pair=intent.pair,
@@ -51,17 +62,27 @@ class Executor:
     async def exit(self, intent: ExitIntent, now_ms: int) -> JournalOrder | None:
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return None  # a protective order filled meanwhile: the position is already gone
-        return await self._market_exit(intent.trade_id, intent.pair, intent.amount, intent.reason, now_ms)
+        return await self._exit_order(intent.trade_id, intent.pair, intent.amount, intent.reason, now_ms)
 
-    async def _market_exit(
-        self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int
+    async def _exit_order(
+        self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int, *, at_market: bool = False
     ) -> JournalOrder | None:
+        """Sell what is held: at market, or with a limit at the last price when `order_types.exit`
+        says so (a stop that was hit, or an exit that timed out too often, always at market)."""
         amount = await self._sellable(pair, amount)
         if amount <= 0:
             logger.warning("trade {}: nothing of {} left to sell; reconciliation will close it", trade_id, pair)
             return None
+        kind = OrderType.MARKET if at_market else self._policy.exit_type_for(reason)
+        price = None
+        if kind is OrderType.LIMIT:
+            try:
+                price = self._markets[pair].round_price(await self._venue.price(pair))
+            except ExchangeError as e:
+                logger.warning("trade {}: no price for a limit exit ({}); selling at market", trade_id, e)
+                kind = OrderType.MARKET
         seq = await self._repo.count_orders(trade_id, EXIT)
-        request = OrderRequest(client_id(self._prefix, trade_id, EXIT, seq), pair, Side.SELL, OrderType.MARKET, amount)
+        request = OrderRequest(client_id(self._prefix, trade_id, EXIT, seq), pair, Side.SELL, kind, amount, price=price)
         await self._repo.journal_order(trade_id, request, EXIT, reason, now_ms)
         return await self._send(request, now_ms)
 
@@ -83,7 +104,7 @@ class Executor:
             if await self._marketable(target):
                 # the ROI step in force is already below the market (a new step, or a "roi -1" time
                 # limit): sell at market; a limit far below the price may be refused as too small
-                await self._market_exit(intent.trade_id, intent.pair, intent.amount, "roi", now_ms)
+                await self._exit_order(intent.trade_id, intent.pair, intent.amount, "roi", now_ms)
                 return
         await self._repo.journal_order(intent.trade_id, stop, STOP, p.stop_reason, now_ms)
         placed = await self._send(stop, now_ms)
@@ -119,8 +140,10 @@ class Executor:
             reason = p.stop_reason
         if reason is not None:
             if await self._cancel_protection(intent.trade_id, now_ms):
-                await self._market_exit(intent.trade_id, intent.pair, intent.amount, reason, now_ms)
+                await self._exit_order(intent.trade_id, intent.pair, intent.amount, reason, now_ms)
             return
+        if not (self._policy.stop_on_exchange and self._markets[intent.pair].stop_orders):
+            return  # the stop is the bot's alone: checked above at every tick
         if any(o.stop_price == p.stop_price for o in resting):
             return
         if not await self._cancel_protection(intent.trade_id, now_ms):
@@ -148,6 +171,46 @@ class Executor:
             stop_price=intent.protection.stop_price,
         )
         return stop, seq
+
+    async def cancel_stale(self, now_ms: int) -> None:
+        """`unfilledtimeout`: entries and exits resting too long are cancelled. What filled stays (a
+        partly filled entry is a smaller position); a cancelled exit leaves the position to the rules,
+        which sell again if they still want out, or at market after `exit_timeout_count` tries."""
+        for order in stale_orders(await self._repo.nonfinal_orders(), now_ms, self._policy):
+            try:
+                state = await self._cancel_or_look_up(order)
+            except ExchangeError as e:
+                logger.warning("order {} is stale but could not be cancelled ({}); next tick", order.client_id, e)
+                continue
+            if state is None:
+                await self._repo.mark_final(order.client_id, "not_sent", "venue has no such order", now_ms)
+                continue
+            recorded = await self._repo.record_state(state, now_ms)
+            if recorded.status == OrderStatus.FILLED.value:
+                await self._event("order_filled", recorded, now_ms)
+                continue
+            logger.info("order {} unfilled after the timeout: cancelled, {} filled", order.client_id, recorded.filled)
+            await self._event("order_timed_out", recorded, now_ms)
+            if order.purpose == EXIT and self._policy.exit_timeout_count:
+                await self._exit_after_timeouts(order, now_ms)
+
+    async def _cancel_or_look_up(self, order: JournalOrder) -> OrderState | None:
+        """The order's final state after a cancel; if the venue no longer has it open, as it is
+        there (None: it never got it)."""
+        try:
+            return await self._venue.cancel(order.pair, order.client_id)
+        except OrderNotFoundError:
+            return await self._venue.order(order.pair, order.client_id)
+
+    async def _exit_after_timeouts(self, timed_out: JournalOrder, now_ms: int) -> None:
+        trade = await self._repo.trade(timed_out.trade_id)
+        if trade is None or trade.status != "open":
+            return
+        if exits_given_up(await self._repo.orders_of(trade.id)) < self._policy.exit_timeout_count:
+            return
+        logger.warning("trade {}: {} exits timed out; selling at market", trade.id, self._policy.exit_timeout_count)
+        reason = timed_out.exit_reason or "exit_signal"
+        await self._exit_order(trade.id, trade.pair, Decimal(trade.amount), reason, now_ms, at_market=True)
 
     async def _sellable(self, pair: str, amount: Decimal) -> Decimal:
         """What an exit may sell: never more than the wallet holds free (a fee taken in the coin, a

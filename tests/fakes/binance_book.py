@@ -104,6 +104,10 @@ class SpotBook:
     ) -> None:
         self.commission_rate = commission_rate
         self.skew_ms = 0  # the exchange's clock minus the wall clock
+        # a limit at the last price joins the queue (the other side of the spread is better) instead of trading
+        self.limits_queue_at_last = False
+        self.fill_on_arrival: dict[str, Decimal] = {}  # client id -> amount traded as soon as the order rests
+        self.market_depth: dict[str, Decimal] = {}  # symbol -> most a market order finds; the rest expires
         self.orders: list[DeskOrder] = []
         self.trades: list[DeskTrade] = []
         self._free: dict[str, Decimal] = defaultdict(Decimal, balances or {})
@@ -248,6 +252,8 @@ class SpotBook:
         if stop is not None and last is not None and _hit_at(side, type_, stop, last):
             raise BinanceApiError(400, -2010, "Stop price would trigger immediately.")
         crosses = price is not None and last is not None and (price >= last if side == "BUY" else price <= last)
+        if crosses and self.limits_queue_at_last and price == last:
+            crosses = False
         marketable = last is not None and (type_ == "MARKET" or crosses)  # no price yet: an empty book
         if type_ == "LIMIT_MAKER" and marketable:
             raise BinanceApiError(400, -2010, "Order would immediately match and take.")
@@ -266,9 +272,14 @@ class SpotBook:
         self.orders.append(order)
         before = len(self.trades)
         if marketable and last is not None:
-            self._fill(order, order.qty, last, maker=False)
+            depth = self.market_depth.get(order.symbol, order.qty) if type_ == "MARKET" else order.qty
+            self._fill(order, min(order.qty, depth), last, maker=False)
+            if order.is_open and type_ == "MARKET":
+                self._cancel(order, "EXPIRED")  # the book ran out: Binance expires the rest
         elif type_ == "MARKET" or tif in ("IOC", "FOK"):
             self._cancel(order, "EXPIRED")  # nothing to trade against
+        elif client_id in self.fill_on_arrival:
+            self._fill(order, self.fill_on_arrival.pop(client_id), order.price, maker=True)
         return order, self.trades[before:]
 
     def _fill(self, order: DeskOrder, qty: Decimal, price: Decimal, *, maker: bool) -> DeskTrade:

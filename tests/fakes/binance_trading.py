@@ -24,7 +24,7 @@ import hmac
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -123,6 +123,35 @@ class TradingDesk(SpotBook):
         """Every route answers this error for `duration_s` (wall time); system/status says so."""
         self._maintenance_until = time.monotonic() + duration_s
         self._maintenance_error = BinanceApiError(status, code, msg)
+
+    def before_order(self, client_id: str, action: Callable[[], None]) -> None:
+        """Run `action` when the new order with this client id arrives, before the desk handles it
+        (once): change a filter, move the price, or raise a BinanceApiError to refuse it."""
+
+        def gate(request: web.Request) -> None:
+            form = self.fake.requests[-1].form  # the request being answered, logged with its form
+            if request.method == "POST" and form.get("newClientOrderId") == client_id:
+                self.fake.gates.remove(gate)
+                action()
+
+        self.fake.gates.append(gate)
+
+    def refuse_order(self, client_id: str, code: int, msg: str) -> None:
+        """The new order with this client id is refused with Binance's error, once."""
+
+        def refuse() -> None:
+            raise BinanceApiError(400, code, msg)
+
+        self.before_order(client_id, refuse)
+
+    def set_filter(self, symbol: str, filter_type: str, **values: str) -> None:
+        """Change one of the symbol's filters, as exchangeInfo serves it and as orders are checked."""
+        info = self._info[symbol]
+        for f in info["filters"]:
+            if f["filterType"] == filter_type:
+                f.update(values)
+                return
+        raise KeyError(f"{symbol} has no {filter_type} filter")
 
     def end_maintenance(self) -> None:
         self._maintenance_until = 0.0

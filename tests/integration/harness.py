@@ -63,7 +63,7 @@ async def read_back(config_path: Path) -> Stored:
         trades = list(reversed(await repo.trades()))
         orders = [o for t in trades for o in await repo.orders_of(t.id)]
         events = list(reversed(await repo.events(limit=10_000)))
-        state = {k: await repo.get_state(k) for k in ("last_tick_ms", "balances", "mode")}
+        state = {k: await repo.get_state(k) for k in ("last_tick_ms", "balances", "mode", "rate_limited")}
     finally:
         await engine.dispose()
     # the venue's own books, read from its file: the journal is checked against them, not against itself

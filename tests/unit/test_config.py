@@ -79,6 +79,18 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
         ),
         (lambda c: c.update(stoploss=0.1), "stoploss: Input should be less than 0"),
         (
+            lambda c: c.update(order_types={"entry": "limt"}),
+            "order_types.entry: Input should be 'market' or 'limit'",
+        ),
+        (
+            lambda c: c.update(unfilledtimeout={"entry": 0}),
+            "unfilledtimeout.entry: Input should be greater than 0",
+        ),
+        (
+            lambda c: c.update(unfilledtimeout={"unit": "hours"}),
+            "unfilledtimeout.unit: Input should be 'minutes' or 'seconds'",
+        ),
+        (
             lambda c: c["telegram"].update(tokn="x") if "telegram" in c else c.update(telegram={"tokn": "x"}),
             "telegram.tokn: unknown key (check the spelling)",
         ),
@@ -102,14 +114,14 @@ def test_missing_file_invalid_json_and_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_freqtrade_keys_without_meaning_here_are_ignored_with_a_warning(tmp_path: Path) -> None:
-    cfg = base_config(tmp_path, tradable_balance_ratio=0.99, unfilledtimeout={"entry": 10})
+    cfg = base_config(tmp_path, tradable_balance_ratio=0.99, entry_pricing={"price_side": "same"})
     cfg["exchange"]["pair_blacklist"] = []
     path = tmp_path / "ft.json"
     path.write_text(json.dumps(cfg))
     _, warnings = load_config(path)
     assert warnings == [
+        "ignored freqtrade key 'entry_pricing' (no meaning in Kestrel yet)",
         "ignored freqtrade key 'tradable_balance_ratio' (no meaning in Kestrel yet)",
-        "ignored freqtrade key 'unfilledtimeout' (no meaning in Kestrel yet)",
         "ignored freqtrade key 'exchange.pair_blacklist' (no meaning in Kestrel yet)",
     ]
 
@@ -138,3 +150,22 @@ def test_strategy_is_required_only_where_it_is_used(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nostrat\.json: strategy: required key is missing$"):
         require_strategy(config, path)
     assert require_strategy(config, path, "SmaCross") == "SmaCross"
+
+
+def test_order_types_and_unfilled_timeouts_are_read_as_freqtrade_writes_them(tmp_path: Path) -> None:
+    cfg = base_config(
+        tmp_path,
+        order_types={"entry": "limit", "exit": "limit", "stoploss": "market", "stoploss_on_exchange": False},
+        unfilledtimeout={"entry": 10, "exit": 30, "exit_timeout_count": 2, "unit": "seconds"},
+    )
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cfg))
+    config, warnings = load_config(path)
+    assert warnings == []
+    assert (config.order_types.entry, config.order_types.exit) == ("limit", "limit")
+    assert config.order_types.stoploss_on_exchange is False
+    assert config.unfilledtimeout.ms("entry") == 10_000 and config.unfilledtimeout.ms("exit") == 30_000
+
+    defaults, _ = load_config(REPO / "config.json")
+    assert (defaults.order_types.entry, defaults.order_types.exit) == ("market", "market")
+    assert defaults.unfilledtimeout.ms("entry") == 600_000  # 10 minutes, freqtrade's usual value

@@ -100,3 +100,18 @@ def test_less_than_a_lot_left_after_the_exits_is_dust_and_the_trade_is_closed() 
     assert derive_trade([entry, sold], lot_step=D("0.01")).status == "closed"
     assert derive_trade([entry, sold], lot_step=D("0.001")).status == "open"  # 0.009 is still sellable
     assert derive_trade([entry], lot_step=D("0.01")).status == "open"  # nothing sold yet is no dust
+
+
+def test_a_partly_filled_entry_is_a_position_only_once_it_stops_resting() -> None:
+    resting = order("entry", "open", "0.4", "100", "0.04", 5)
+    facts = derive_trade([resting])
+    assert (facts.status, facts.amount) == ("opening", D("0.4"))  # no stop for half a position yet
+    facts = derive_trade([replace(resting, status="canceled", updated_ms=9)])
+    assert (facts.status, facts.amount, facts.open_rate) == ("open", D("0.4"), D(100))
+
+
+def test_a_cancelled_exit_leaves_what_it_did_not_sell_open() -> None:
+    entry = order("entry", "filled", "1", "100", "0.1", 5)
+    partial_exit = order("exit", "canceled", "0.3", "110", "0.033", 7, reason="roi")
+    facts = derive_trade([entry, partial_exit])
+    assert (facts.status, facts.amount) == ("open", D("0.7"))
