@@ -60,7 +60,10 @@ def translated(
             raise TransientExchangeError(f"{where}: the client order id is already in use: {_one_line(e)}") from e
         raise OrderRejectedError(f"{where}: {_one_line(e)}") from e
     except ccxt.AuthenticationError as e:
-        raise AuthenticationFailedError(f"{where}: {_one_line(e)}") from e
+        raise AuthenticationFailedError(
+            f"{where}: the exchange refused the API key (check KESTREL_EXCHANGE_KEY/SECRET, or "
+            f"exchange.key/secret, and the key's permissions and IP list): {_one_line(e)}"
+        ) from e
     except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as e:
         headers = last_headers() if last_headers is not None else None
         raise RateLimitedError(f"{where}: rate limited: {_one_line(e)}", retry_after_s(headers)) from e

@@ -4,7 +4,10 @@ at start. Each test ends with the one closing check: no duplicate, no orphan, bo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from tests.fakes.binance_trading import TradingDesk
 from tests.integration.conftest import KEYS
 from tests.integration.harness import read_back, run_daemon
 from tests.integration.test_live_binance import assert_books_agree
+from tests.integration.test_live_crashes import REPO_ROOT
 
 
 def configure(path: Path, **changes: Any) -> Path:
@@ -126,3 +130,27 @@ async def test_maintenance_at_start_is_waited_out_then_the_daemon_trades(desk: T
     assert desk.order("kestrel-1e0").status == "FILLED"
     assert any(e.kind == "reconciled" for e in stored.events)
     assert_books_agree(stored, desk)
+
+
+async def test_a_refused_api_key_stops_the_start_with_one_line_and_nothing_traded(
+    desk: TradingDesk, live_config: Path
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "trade",
+        "--config",
+        str(live_config),
+        cwd=REPO_ROOT,
+        env={**os.environ, "KESTREL_EXCHANGE_KEY": "revoked", "KESTREL_EXCHANGE_SECRET": "s"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2
+    assert not any("Traceback" in line for line in lines), lines
+    assert lines[-1].startswith("kestrel: ") and "refused the API key" in lines[-1] and "-2015" in lines[-1]
+    assert [r.method for r in desk.fake.requests_to("order")] == []  # not one order attempted
+    assert desk.orders == []

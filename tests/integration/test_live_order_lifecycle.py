@@ -4,10 +4,13 @@ market orders the book cannot fill whole. Each test ends with the one closing ch
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fakes.binance_trading import TradingDesk
 from tests.integration.conftest import KEYS
@@ -95,4 +98,34 @@ async def test_limit_exits_that_time_out_are_placed_again_then_sold_at_market_af
     assert trade.amount - sold < lot(desk)  # all of it sold, but for dust under a lot
     assert sum(1 for e in stored.events if e.kind == "order_timed_out" and "1x" in (e.client_id or "")) == 2
     assert not any(o.client_id.startswith("kestrel-1s") for o in desk.orders)  # never protected: exiting
+    assert_books_agree(stored, desk)
+
+
+@pytest.mark.parametrize("why", ["stoploss_on_exchange is off", "the symbol takes no stop orders"])
+async def test_a_stop_the_exchange_does_not_hold_is_watched_by_the_bot_and_sold_at_market(
+    desk: TradingDesk, live_config: Path, why: str
+) -> None:
+    if why == "stoploss_on_exchange is off":
+        configure(live_config, stoploss=-0.01, order_types={"stoploss_on_exchange": False})
+    else:
+        configure(live_config, stoploss=-0.01)
+        for info in desk.fake.symbols:
+            info["orderTypes"] = [t for t in info["orderTypes"] if t not in ("STOP_LOSS", "STOP_LOSS_LIMIT")]
+    start = desk.price("BTCUSDT")
+    assert start is not None
+    fallen = (start * D("0.95")).quantize(D("0.01"))
+
+    def fall_after_the_fill() -> None:
+        asyncio.get_running_loop().call_later(0.3, desk.set_price, "BTCUSDT", fallen)
+
+    desk.before_order("kestrel-1e0", fall_after_the_fill)
+    assert await run_daemon(live_config, ticks=4, timeout_s=30, environ=KEYS) == 0
+    stored = await read_back(live_config)
+    sent = [r.form.get("type", "") for r in desk.fake.requests_to("order") if r.method == "POST"]
+    assert sent and not any(t.startswith("STOP") for t in sent)  # no stop was even tried there
+    assert not any(o.purpose == "stop" for o in stored.orders)
+    sale = desk.order("kestrel-1x0")
+    assert (sale.type, sale.status) == ("MARKET", "FILLED")
+    trade = next(t for t in stored.trades if t.id == 1)
+    assert (trade.status, trade.exit_reason, trade.close_rate) == ("closed", "stop_loss", fallen)
     assert_books_agree(stored, desk)
