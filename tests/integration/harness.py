@@ -4,9 +4,11 @@ number of ticks, and reads back what it stored."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.clock import SystemClock
 from bot.config import load_config, require_strategy
@@ -101,3 +103,21 @@ def assert_no_duplicate_orders(stored: Stored) -> None:
 
 def venue_state_now(path: Path) -> int | None:
     return SimulatedExchange.saved_now_ms(path)
+
+
+async def journal_of(config_path: Path, trade_id: int) -> list[JournalOrder]:
+    """One trade's journal orders, also for a trade that never opened (not among `read_back`'s)."""
+    config, _ = load_config(config_path)
+    engine = await open_engine(config.db_path, create=False)
+    try:
+        return await Repo(engine, SystemClock()).orders_of(trade_id)
+    finally:
+        await engine.dispose()
+
+
+def configure(config_path: Path, **changes: Any) -> Path:
+    """Change top-level keys of a written config."""
+    raw = json.loads(config_path.read_text())
+    raw.update(changes)
+    config_path.write_text(json.dumps(raw))
+    return config_path

@@ -18,7 +18,7 @@ from bot.store.db import open_engine
 from bot.store.repo import Repo
 from tests.fakes.binance_trading import TradingDesk
 from tests.integration.conftest import KEYS
-from tests.integration.harness import Stored, read_back, run_daemon
+from tests.integration.harness import Stored, journal_of, read_back, run_daemon
 from tests.integration.test_live_binance import assert_books_agree
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,11 +106,7 @@ async def test_a_crash_between_journal_and_send_is_marked_not_sent_and_nothing_i
         await engine.dispose()
     assert await run_daemon(live_config, ticks=1, timeout_s=30, environ=KEYS) == 0
     stored = await read_back(live_config)  # the trades that happened (a cancelled one is not listed)
-    engine = await open_engine(config.db_path, create=False)
-    try:
-        (lost,) = await Repo(engine, SystemClock()).orders_of(1)
-    finally:
-        await engine.dispose()
+    (lost,) = await journal_of(live_config, trade_id=1)
     assert (lost.client_id, lost.status) == ("kestrel-1e0", "not_sent")
     assert all(o.client_id != "kestrel-1e0" for o in desk.orders)  # looked up, never resent
     # the trade that never happened is cancelled; the next one is a new intent with a new id

@@ -5,39 +5,16 @@ at start. Each test ends with the one closing check: no duplicate, no orphan, bo
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from bot.clock import SystemClock
-from bot.config import load_config
-from bot.ledger import JournalOrder
-from bot.store.db import open_engine
-from bot.store.repo import Repo
 from tests.fakes.binance_book import INSUFFICIENT
 from tests.fakes.binance_trading import TradingDesk
 from tests.integration.conftest import KEYS
-from tests.integration.harness import read_back, run_daemon
+from tests.integration.harness import configure, journal_of, read_back, run_daemon
 from tests.integration.test_live_binance import assert_books_agree
 from tests.integration.test_live_crashes import REPO_ROOT
-
-
-def configure(path: Path, **changes: Any) -> Path:
-    raw = json.loads(path.read_text())
-    raw.update(changes)
-    path.write_text(json.dumps(raw))
-    return path
-
-
-async def journal_of(config_path: Path, trade_id: int) -> list[JournalOrder]:
-    config, _ = load_config(config_path)
-    engine = await open_engine(config.db_path, create=False)
-    try:
-        return await Repo(engine, SystemClock()).orders_of(trade_id)
-    finally:
-        await engine.dispose()
 
 
 def statuses(desk: TradingDesk, path: str, method: str | None = None) -> list[int | None]:

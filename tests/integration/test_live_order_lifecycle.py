@@ -5,24 +5,15 @@ market orders the book cannot fill whole. Each test ends with the one closing ch
 from __future__ import annotations
 
 import asyncio
-import json
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fakes.binance_trading import TradingDesk
 from tests.integration.conftest import KEYS
-from tests.integration.harness import read_back, run_daemon
+from tests.integration.harness import configure, read_back, run_daemon
 from tests.integration.test_live_binance import assert_books_agree
-
-
-def configure(path: Path, **changes: Any) -> Path:
-    raw = json.loads(path.read_text())
-    raw.update(changes)
-    path.write_text(json.dumps(raw))
-    return path
 
 
 def lot(desk: TradingDesk, symbol: str = "BTCUSDT") -> D:
