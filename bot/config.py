@@ -129,6 +129,15 @@ class UnfilledTimeoutConfig(_Section):
         return int(value * (60_000 if self.unit == "minutes" else 1000))
 
 
+class PaperFillsConfig(_Section):
+    """How paper orders fill on Kestrel's own venues (simulated market, dry-run, backtest); a live
+    exchange fills as it fills. The defaults fill every touched order whole at its price, as
+    freqtrade's backtests do."""
+
+    slippage: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal("0.05"))  # against market orders
+    volume_share: Decimal | None = Field(default=None, gt=0, le=1)  # of a candle's volume a resting limit takes
+
+
 class TelegramConfig(_Section):
     """Placeholder until the Telegram issue: only the switch and the credentials are read."""
 
@@ -187,6 +196,7 @@ class Config(_Section):
     exchange: ExchangeConfig
     order_types: OrderTypesConfig = Field(default_factory=OrderTypesConfig)
     unfilledtimeout: UnfilledTimeoutConfig = Field(default_factory=UnfilledTimeoutConfig)
+    paper_fills: PaperFillsConfig = Field(default_factory=PaperFillsConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -26,7 +26,7 @@ from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
-from bot.trading_rules import fee_for, limits_for, policy_for, rules_for, timeframe_for
+from bot.trading_rules import fee_for, fill_model_for, limits_for, policy_for, rules_for, timeframe_for
 from bot.venues import ccxt_venue, check_pairs, markets_when_reachable
 
 DEFAULT_SIM_START = "2025-01-01T00:00:00Z"
@@ -83,6 +83,7 @@ async def build_runtime(
                 fee_frac=fee,
                 state_path=config.sim_state_path,
                 initial_balances={config.stake_currency: config.dry_run_wallet},
+                model=fill_model_for(config),
             )
             pacer = SimulatedPacer(clock, tf_ms, config.simulated.speed, source.last_ms())
         else:

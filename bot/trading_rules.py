@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from bot.config import Config
 from bot.exchange.base import OrderType
+from bot.exchange.fills import FillModel
 from bot.orders.policy import OrderPolicy
 from bot.risk.exits import ExitRules, exit_rules
 from bot.risk.sizing import EntryLimits
@@ -46,9 +47,13 @@ def timeframe_for(config: Config, strategy: Strategy) -> str:
     return config.timeframe or strategy.timeframe
 
 
+def fill_model_for(config: Config) -> FillModel:
+    return FillModel(slippage_frac=config.paper_fills.slippage, volume_share=config.paper_fills.volume_share)
+
+
 def policy_for(config: Config) -> OrderPolicy:
-    """`order_types` and `unfilledtimeout` as the executor reads them. The backtester needs none:
-    its limits are priced at the market and trade at once, as on Kestrel's own venues."""
+    """`order_types` and `unfilledtimeout` as the executor reads them. The backtester reads only the
+    order types: its limits are priced at the market and trade at once, as on Kestrel's own venues."""
     return OrderPolicy(
         entry_type=OrderType(config.order_types.entry),
         exit_type=OrderType(config.order_types.exit),

@@ -15,6 +15,7 @@ from bot.errors import ConfigError, StartCancelledError, TransientExchangeError
 from bot.exchange.base import Exchange, Market
 from bot.exchange.ccxt_adapter import CcxtExchange, Credentials, build_ccxt
 from bot.exchange.paper import PaperBroker
+from bot.trading_rules import fill_model_for
 
 KEY_ENV, SECRET_ENV = "KESTREL_EXCHANGE_KEY", "KESTREL_EXCHANGE_SECRET"
 MAX_START_WAIT_S = 60.0
@@ -53,6 +54,7 @@ def ccxt_venue(config: Config, timeframe: str, fee_frac: Decimal, environ: Mappi
         fee_frac=fee_frac,
         state_path=config.paper_state_path,
         initial_balances={config.stake_currency: config.dry_run_wallet},
+        model=fill_model_for(config),
     )
 
 

@@ -23,7 +23,7 @@ from bot.config import Config
 from bot.errors import ConfigError
 from bot.strategy.base import Strategy
 from bot.timeframes import timeframe_ms
-from bot.trading_rules import limits_for, rules_for, timeframe_for
+from bot.trading_rules import fill_model_for, limits_for, policy_for, rules_for, timeframe_for
 
 TRADE_COLUMNS = REQUIRED_COLUMNS  # trades.csv has exactly the columns the metrics read
 CAUSALITY_CANDLES = 3000
@@ -50,7 +50,14 @@ class BacktestOutcome:
 def settings_for(config: Config, strategy: Strategy, tf_ms: int) -> BacktestSettings:
     """The same limits and rules the daemon builds from the same config (runtime.build_runtime)."""
     rules = rules_for(config, strategy)
-    return BacktestSettings(limits=limits_for(config, rules), rules=rules, wallet=config.dry_run_wallet, tf_ms=tf_ms)
+    return BacktestSettings(
+        limits=limits_for(config, rules),
+        rules=rules,
+        wallet=config.dry_run_wallet,
+        tf_ms=tf_ms,
+        policy=policy_for(config),
+        fills=fill_model_for(config),
+    )
 
 
 def backtest(

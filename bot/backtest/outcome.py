@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from bot.ledger import ENTRY, JournalOrder
+from bot.exchange.fills import average_after
+from bot.ledger import ENTRY, JournalOrder, derive_trade
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,32 @@ class BacktestResult:
     last_tick_ms: int
     ticks_run: int
     candles: int
+
+
+def closed_trade(
+    entry: JournalOrder, exits: list[JournalOrder], *, open_ms: int, close_ms: int, reason: str, tag: str | None
+) -> BacktestTrade:
+    """A closed trade's numbers from its fills, by the daemon's own ledger arithmetic."""
+    facts = derive_trade([entry, *exits])
+    assert facts.profit_quote is not None
+    assert facts.profit_ratio is not None
+    assert facts.close_rate is not None
+    assert entry.average is not None
+    return BacktestTrade(
+        entry.trade_id,
+        entry.pair,
+        open_ms,
+        close_ms,
+        entry.average,
+        facts.close_rate,
+        facts.amount,
+        facts.open_fee,
+        facts.close_fee,
+        facts.profit_quote,
+        facts.profit_ratio,
+        reason,
+        tag,
+    )
 
 
 def fill_order(
@@ -66,4 +93,18 @@ def fill_order(
         oco_with=None,
         created_ms=ms,
         updated_ms=ms,
+    )
+
+
+def merge_fills(so_far: JournalOrder, more: JournalOrder) -> JournalOrder:
+    """One order that filled in several candles, as the venue reports it: amounts and fees add up,
+    the price is the running average (the paper book's own arithmetic, so sums agree exactly)."""
+    filled = so_far.filled + more.filled
+    return replace(
+        so_far,
+        amount=filled,
+        filled=filled,
+        average=average_after(so_far.filled, so_far.average, more.filled, more.average or Decimal(0)),
+        fee_quote=so_far.fee_quote + more.fee_quote,
+        updated_ms=more.updated_ms,
     )

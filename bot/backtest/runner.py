@@ -15,14 +15,15 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.backtest.outcome import BacktestResult, BacktestTrade, fill_order
+from bot.backtest.outcome import BacktestResult, BacktestTrade, closed_trade, fill_order, merge_fills
 from bot.backtest.scan import next_fill, next_new_high, protection_orders
 from bot.backtest.series import PairSeries
 from bot.book import Book, Position
 from bot.engine import EntryIntent, ProtectIntent, plan_entries, plan_exits, plan_protections
-from bot.exchange.base import Side
-from bot.exchange.fills import candle_price, fee_quote, is_marketable, taker_price
-from bot.ledger import ENTRY, EXIT, JournalOrder, derive_trade
+from bot.exchange.base import OrderRequest, OrderType, Side
+from bot.exchange.fills import FillModel, candle_price, fee_quote, is_marketable
+from bot.ledger import ENTRY, EXIT, JournalOrder
+from bot.orders.policy import OrderPolicy
 from bot.risk.exits import ExitRules
 from bot.risk.sizing import EntryLimits
 from bot.strategy.guard import PairSignal
@@ -37,6 +38,8 @@ class BacktestSettings:
     rules: ExitRules
     wallet: Decimal
     tf_ms: int
+    policy: OrderPolicy = field(default_factory=OrderPolicy)  # only its order types are read
+    fills: FillModel = field(default_factory=FillModel)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class _Position:
     trade_id: int
     s: int  # index of the pair's series
     entry: JournalOrder
-    amount: Decimal
+    amount: Decimal  # still held
     open_rate: Decimal
     open_ms: int
     max_rate: Decimal
@@ -55,7 +58,9 @@ class _Position:
     take_profit: Decimal | None = None
     placed_idx: int = 0  # first candle the resting protection is matched against
     next_ms: int = NEVER
-    fill: tuple[int, Decimal, str] | None = None  # candle, price, exit reason
+    fill: tuple[int, Decimal, str, Decimal] | None = None  # candle, price, exit reason, amount
+    take_profit_fills: JournalOrder | None = None  # what the resting take-profit sold so far
+    sold: list[JournalOrder] = field(default_factory=list)  # earlier take-profits, partly filled
 
 
 @dataclass
@@ -155,8 +160,8 @@ class _Run:
         due = [p for p in st.positions.values() if p.next_ms == now]
         for pos in sorted(due, key=lambda p: p.trade_id):
             if pos.fill is not None and self.series[pos.s].open_ms(pos.fill[0]) + self.tf == now:
-                row, price, reason = pos.fill
-                self._close(pos, price, reason, self.series[pos.s].open_ms(row))
+                row, price, reason, amount = pos.fill
+                self._fill_resting(pos, price, reason, amount, self.series[pos.s].open_ms(row))
         due = [p for p in due if p.trade_id in st.positions]
         signals = self._signals(now, due)
         self._track_highs(now, due)
@@ -166,7 +171,7 @@ class _Run:
             pos = st.positions[exit_intent.trade_id]
             ref = self._market_price(pos.s, now)
             if ref is not None:  # no candle forms after the data ends: the venue would refuse
-                self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), exit_intent.reason, now)
+                self._close(pos, self._exit_price(pos, ref, exit_intent.reason), exit_intent.reason, now)
         prices = {}
         for pair, sig in signals.items():
             ref = self._market_price(self.whitelist.index(pair), now) if sig.enter and not sig.exit else None
@@ -235,7 +240,10 @@ class _Run:
     def _open(self, intent: EntryIntent, now: int) -> None:
         st = self.state
         s = self.whitelist.index(intent.pair)
-        price = taker_price(Side.BUY, intent.price, Decimal(0))
+        kind = self.cfg.policy.entry_type
+        limit = self.markets[intent.pair].round_price(intent.price) if kind is OrderType.LIMIT else None
+        order = OrderRequest("bt-e", intent.pair, Side.BUY, kind, intent.amount, price=limit)
+        price = self.cfg.fills.immediate_price(order, intent.price)
         fee = fee_quote(intent.amount, price, self.cfg.limits.fee_frac)
         st.quote -= intent.amount * price + fee
         entry = fill_order(
@@ -254,47 +262,62 @@ class _Run:
         if ref is None:
             return
         p = intent.protection
+        if pos.take_profit_fills is not None:  # the executor cancels the old pair first
+            pos.sold.append(pos.take_profit_fills)
+            pos.take_profit_fills = None
         stop, tp = protection_orders(intent.pair, pos.amount, p.stop_price, p.take_profit_price)
         assert stop is not None
         if is_marketable(stop, ref):
-            self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), p.stop_reason, now)
+            self._close(pos, self.cfg.fills.immediate_price(stop, ref), p.stop_reason, now)
             return
         if tp is not None and is_marketable(tp, ref):
-            self._close(pos, taker_price(Side.SELL, ref, Decimal(0)), "roi", now)
+            self._close(pos, self._exit_price(pos, ref, "roi"), "roi", now)
             return
         pos.stop, pos.stop_reason, pos.take_profit = p.stop_price, p.stop_reason, p.take_profit_price
         pos.placed_idx = self.series[pos.s].index_of(now, self.tf)
 
+    def _exit_price(self, pos: _Position, ref: Decimal, reason: str) -> Decimal:
+        """What the executor's exit order for `reason` trades at, sent when the price is `ref`."""
+        kind = self.cfg.policy.exit_type_for(reason)
+        pair = self.series[pos.s].pair
+        order = OrderRequest("bt-x", pair, Side.SELL, kind, pos.amount, price=ref if kind is OrderType.LIMIT else None)
+        return self.cfg.fills.immediate_price(order, ref)
+
+    def _fill_resting(self, pos: _Position, price: Decimal, reason: str, amount: Decimal, fill_ms: int) -> None:
+        """A resting stop or take-profit traded. A take-profit the candle's volume filled only in
+        part leaves the position open, smaller, still under the same stop and target."""
+        if reason != "roi":
+            self._close(pos, price, reason, fill_ms)
+            return
+        fee = fee_quote(amount, price, self.cfg.limits.fee_frac)
+        self.state.quote += amount * price - fee
+        order = fill_order(
+            pos.trade_id, pos.entry.pair, EXIT, amount=amount, price=price, fee=fee, ms=fill_ms, reason=reason
+        )
+        so_far = order if pos.take_profit_fills is None else merge_fills(pos.take_profit_fills, order)
+        pos.amount -= amount
+        if pos.amount > 0:
+            pos.take_profit_fills = so_far
+            return
+        pos.take_profit_fills = None
+        self._record_closed(pos, [*pos.sold, so_far], reason, fill_ms)
+
     def _close(self, pos: _Position, price: Decimal, reason: str, close_ms: int) -> None:
-        st = self.state
+        """Sell what is still held at `price` and close the trade."""
         fee = fee_quote(pos.amount, price, self.cfg.limits.fee_frac)
-        st.quote += pos.amount * price - fee
+        self.state.quote += pos.amount * price - fee
         exit_order = fill_order(
             pos.trade_id, pos.entry.pair, EXIT, amount=pos.amount, price=price, fee=fee, ms=close_ms, reason=reason
         )
-        facts = derive_trade([pos.entry, exit_order])
-        assert facts.profit_quote is not None
-        assert facts.profit_ratio is not None
-        assert facts.close_rate is not None
-        st.trades.append(
-            BacktestTrade(
-                pos.trade_id,
-                pos.entry.pair,
-                pos.open_ms,
-                close_ms,
-                pos.open_rate,
-                facts.close_rate,
-                pos.amount,
-                facts.open_fee,
-                facts.close_fee,
-                facts.profit_quote,
-                facts.profit_ratio,
-                reason,
-                pos.tag,
-            )
+        earlier = [*pos.sold, *([pos.take_profit_fills] if pos.take_profit_fills else [])]
+        self._record_closed(pos, [*earlier, exit_order], reason, close_ms)
+
+    def _record_closed(self, pos: _Position, exits: list[JournalOrder], reason: str, close_ms: int) -> None:
+        self.state.trades.append(
+            closed_trade(pos.entry, exits, open_ms=pos.open_ms, close_ms=close_ms, reason=reason, tag=pos.tag)
         )
-        st.closed_at[pos.entry.pair] = close_ms
-        del st.positions[pos.trade_id]
+        self.state.closed_at[pos.entry.pair] = close_ms
+        del self.state.positions[pos.trade_id]
 
     def _force_exit(self) -> None:
         for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
@@ -316,10 +339,10 @@ class _Run:
         pos.fill = None
         if pos.stop is not None or pos.take_profit is not None:
             stop, tp = protection_orders(series.pair, pos.amount, pos.stop, pos.take_profit)
-            found = next_fill(series, max(start, pos.placed_idx), end, stop, tp)
+            found = next_fill(series, max(start, pos.placed_idx), end, stop, tp, model=self.cfg.fills)
             if found is not None:
-                row, price, order = found
-                pos.fill = (row, price, pos.stop_reason if order is stop else "roi")
+                row, price, order, amount = found
+                pos.fill = (row, price, pos.stop_reason if order is stop else "roi", amount)
                 events.append(series.open_ms(row) + self.tf)
         if self.cfg.rules.use_exit_signal:
             rows = self.exit_rows[pos.s]

@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.backtest.series import BoolArray, PairSeries
 from bot.exchange.base import OrderRequest, OrderType, Side
-from bot.exchange.fills import Bar, candle_bar, candle_price, resting_fill_price
+from bot.exchange.fills import Bar, FillModel, candle_bar, candle_price, resting_fill_price
 
 _FIRST_WINDOW = 64
 _SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below is exact
@@ -19,7 +19,10 @@ _SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below i
 
 def bar_at(series: PairSeries, i: int) -> Bar:
     return candle_bar(
-        series.open_ms(i), (series.open[i], series.high[i], series.low[i], series.close[i]), series.market
+        series.open_ms(i),
+        (series.open[i], series.high[i], series.low[i], series.close[i]),
+        series.market,
+        series.volume[i],
     )
 
 
@@ -42,9 +45,12 @@ def next_fill(
     stop: int,
     stop_order: OrderRequest | None,
     take_profit: OrderRequest | None,
-) -> tuple[int, Decimal, OrderRequest] | None:
+    *,
+    model: FillModel,
+) -> tuple[int, Decimal, OrderRequest, Decimal] | None:
     """The first candle in [start, stop) in which a resting stop or take-profit fills, with the
-    fill price and the order that filled (stops are matched first, as on the venue)."""
+    fill price, the order that filled (stops are matched first, as on the venue) and how much of
+    it filled (less than its amount when the candle's volume caps a take-profit)."""
     stop_f = float(stop_order.stop_price) * (1 + _SLACK) if stop_order and stop_order.stop_price else -np.inf
     tp_f = float(take_profit.price) * (1 - _SLACK) if take_profit and take_profit.price else np.inf
     low, high = series.low, series.high
@@ -62,9 +68,12 @@ def next_fill(
             if order is None:
                 continue
             price = resting_fill_price(order, bar)
-            if price is not None:
-                return found, price, order
-        i = found + 1  # the float test was a hair too generous
+            if price is None:
+                continue
+            amount = model.resting_amount(order, order.amount, bar, series.market)
+            if amount > 0:
+                return found, price, order, amount
+        i = found + 1  # the float test was a hair too generous, or the candle traded too little
     return None
 
 

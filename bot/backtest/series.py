@@ -35,6 +35,7 @@ class PairSeries:
     high: FloatArray
     low: FloatArray
     close: FloatArray
+    volume: FloatArray
     enter: BoolArray  # enter_long on the candle
     exit: BoolArray  # exit_long on the candle
     tags: dict[int, str]  # enter_tag of the rows that have one
@@ -127,6 +128,7 @@ def load_series(
                 high=df["high"].to_numpy(np.float64),
                 low=df["low"].to_numpy(np.float64),
                 close=df["close"].to_numpy(np.float64),
+                volume=df["volume"].to_numpy(np.float64),
                 enter=signals["enter_long"].to_numpy(bool),
                 exit=signals["exit_long"].to_numpy(bool),
                 tags=tags,

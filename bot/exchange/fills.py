@@ -4,7 +4,12 @@ Resting orders are matched against a candle once it has closed, in a fixed order
 before limit orders (the pessimistic reading when one candle reaches both). A stop fills at its
 trigger, or at the candle's open when the candle opens beyond it (a gap). A resting limit order is
 a maker order and fills at its own price. An order that is marketable when placed fills at once at
-the current price, like a taker."""
+the current price, like a taker, moved against it by the slippage (a limit never beyond its price).
+
+Partial fills: with a volume share set, a resting limit order takes at most that share of each
+candle's traded volume, and the rest keeps resting for the next candles. Stops fill whole, as
+stop-market orders do. Without a share every touched order fills whole, which is what freqtrade's
+backtests assume."""
 
 from __future__ import annotations
 
@@ -23,6 +28,29 @@ class Bar:
     high: Decimal
     low: Decimal
     close: Decimal
+    volume: Decimal = Decimal(0)  # in the base asset
+
+
+@dataclass(frozen=True)
+class FillModel:
+    """What the config may change about paper fills (`paper_fills`), the same for the simulated
+    market, the dry-run broker and the backtester."""
+
+    slippage_frac: Decimal = Decimal(0)
+    volume_share: Decimal | None = None  # None: a touched resting order fills whole
+
+    def immediate_price(self, order: OrderRequest, reference: Decimal) -> Decimal:
+        """The price of an order that trades on arrival at `reference`."""
+        price = taker_price(order.side, reference, self.slippage_frac)
+        if order.type is OrderType.LIMIT and order.price is not None:
+            return min(price, order.price) if order.side is Side.BUY else max(price, order.price)
+        return price
+
+    def resting_amount(self, order: OrderRequest, remaining: Decimal, bar: Bar, market: Market) -> Decimal:
+        """How much of `remaining` a resting order that `bar` reached fills in it (0: none this candle)."""
+        if order.type is not OrderType.LIMIT or self.volume_share is None:
+            return remaining
+        return min(remaining, market.round_amount_down(bar.volume * self.volume_share))
 
 
 def to_decimal(value: float) -> Decimal:
@@ -37,11 +65,23 @@ def candle_price(value: float, market: Market) -> Decimal:
     return market.round_price(to_decimal(value))
 
 
-def candle_bar(open_ms: int, prices: tuple[float, float, float, float], market: Market) -> Bar:
+def candle_bar(open_ms: int, prices: tuple[float, float, float, float], market: Market, volume: float = 0.0) -> Bar:
     o, h, low, c = prices
     return Bar(
-        open_ms, candle_price(o, market), candle_price(h, market), candle_price(low, market), candle_price(c, market)
+        open_ms,
+        candle_price(o, market),
+        candle_price(h, market),
+        candle_price(low, market),
+        candle_price(c, market),
+        to_decimal(volume),
     )
+
+
+def average_after(filled: Decimal, average: Decimal | None, amount: Decimal, price: Decimal) -> Decimal:
+    """The average price of an order after one more fill of `amount` at `price`."""
+    if filled <= 0 or average is None:
+        return price
+    return (filled * average + amount * price) / (filled + amount)
 
 
 def fee_quote(amount: Decimal, price: Decimal, fee_frac: Decimal) -> Decimal:

@@ -14,7 +14,7 @@ from bot.candles import dates_ms
 from bot.clock import Clock
 from bot.errors import OrderRejectedError
 from bot.exchange.base import Balance, Exchange, Market, OrderRequest, OrderState
-from bot.exchange.fills import candle_bar
+from bot.exchange.fills import FillModel, candle_bar
 from bot.exchange.paper_book import PaperBook
 from bot.timeframes import floor_ms, timeframe_ms
 
@@ -33,7 +33,7 @@ class PaperBroker:
         fee_frac: Decimal,
         state_path: Path,
         initial_balances: Mapping[str, Decimal],
-        slippage_frac: Decimal = Decimal(0),
+        model: FillModel | None = None,
     ) -> None:
         self._data = data
         self._clock = clock
@@ -45,7 +45,7 @@ class PaperBroker:
             state_path=state_path,
             initial_balances=initial_balances,
             now_ms=floor_ms(clock.now_ms(), self._tf_ms),
-            slippage_frac=slippage_frac,
+            model=model,
         )
 
     # -- reads: the exchange's --------------------------------------------------------------
@@ -118,8 +118,10 @@ class PaperBroker:
             rows = [i for i, t in enumerate(ts) if since <= t < end_ms]
             if not rows:
                 break
-            o, h, lo, c = (frame[col].to_numpy(dtype="float64") for col in ("open", "high", "low", "close"))
-            bars = [candle_bar(int(ts[i]), (o[i], h[i], lo[i], c[i]), market) for i in rows]
+            o, h, lo, c, v = (
+                frame[col].to_numpy(dtype="float64") for col in ("open", "high", "low", "close", "volume")
+            )
+            bars = [candle_bar(int(ts[i]), (o[i], h[i], lo[i], c[i]), market, v[i]) for i in rows]
             self._book.match_bars(symbol, market, bars)
             since = bars[-1].open_ms + self._tf_ms
             if symbol not in self._book.resting_symbols():

@@ -13,8 +13,16 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
-from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus, Side
-from bot.exchange.fills import Bar, fee_quote, is_marketable, match_order_priority, resting_fill_price, taker_price
+from bot.exchange.base import Balance, Market, OrderRequest, OrderState, OrderStatus, OrderType, Side
+from bot.exchange.fills import (
+    Bar,
+    FillModel,
+    average_after,
+    fee_quote,
+    is_marketable,
+    match_order_priority,
+    resting_fill_price,
+)
 from bot.exchange.order_checks import validate
 from bot.exchange.simulated_state import Resting, VenueSnapshot, VenueStateFile
 
@@ -27,10 +35,10 @@ class PaperBook:
         state_path: Path,
         initial_balances: Mapping[str, Decimal],
         now_ms: int,
-        slippage_frac: Decimal = Decimal(0),
+        model: FillModel | None = None,
     ) -> None:
         self.fee_frac = fee_frac
-        self._slippage = slippage_frac
+        self._model = model or FillModel()
         self._file = VenueStateFile(state_path)
         self._orders: dict[str, Resting] = {}
         self._balances: dict[str, Balance] = {}
@@ -72,8 +80,8 @@ class PaperBook:
             sibling = self._orders.get(order.oco_with) if order.oco_with else None
             if sibling is not None and sibling.state.status is OrderStatus.OPEN:
                 self._cancel(sibling, now_ms, f"OCO sibling {order.client_id} filled")
-            state = self._fill_now(order, market, taker_price(order.side, reference, self._slippage), now_ms)
-            self._orders[order.client_id] = Resting(order, state, now_ms, Decimal(0))
+            state = self._fill_now(order, market, self._model.immediate_price(order, reference), now_ms)
+            self._orders[order.client_id] = Resting(order, state, now_ms, Decimal(0), now_ms)
         else:
             reserved = self._reserve(order, market)
             state = OrderState(
@@ -88,7 +96,7 @@ class PaperBook:
                 venue_id=f"paper-{len(self._orders) + 1}",
                 updated_ms=now_ms,
             )
-            self._orders[order.client_id] = Resting(order, state, now_ms, reserved)
+            self._orders[order.client_id] = Resting(order, state, now_ms, reserved, now_ms)
         self.save(now_ms)
         return self._orders[order.client_id].state
 
@@ -106,63 +114,73 @@ class PaperBook:
 
     def match_bars(self, symbol: str, market: Market, bars: Iterable[Bar]) -> None:
         """Match the symbol's resting orders against closed candles, oldest first. An order is
-        matched only against candles that opened after it was placed."""
+        matched only against candles that opened after it was placed, and against each candle once
+        (a partly filled order must not fill again from a candle it already traded in)."""
         for bar in bars:
             candidates = sorted(
                 (
                     b
                     for b in self._orders.values()
-                    if b.state.status is OrderStatus.OPEN and b.request.symbol == symbol and b.placed_ms <= bar.open_ms
+                    if b.state.status is OrderStatus.OPEN
+                    and b.request.symbol == symbol
+                    and b.next_bar_ms <= bar.open_ms
                 ),
                 key=lambda b: (match_order_priority(b.request), b.placed_ms),
             )
-            for book in candidates:
-                if self._orders[book.request.client_id].state.status is not OrderStatus.OPEN:
+            for candidate in candidates:
+                cid = candidate.request.client_id
+                book = self._orders[cid]
+                if book.state.status is not OrderStatus.OPEN:
                     continue  # its OCO sibling filled earlier in this candle
+                self._orders[cid] = book = replace(book, next_bar_ms=bar.open_ms + 1)
                 price = resting_fill_price(book.request, bar)
                 if price is None:
                     continue
+                amount = self._model.resting_amount(book.request, self._remaining(book), bar, market)
+                if amount <= 0:
+                    continue  # the candle traded too little for any of it
                 try:
-                    self._fill_resting(book, market, price, bar.open_ms)
+                    self._fill_resting(book, market, price, amount, bar.open_ms)
                 except InsufficientFundsError as e:
                     # never wedge the market on one order: it expires, with the reason
-                    self._expire(book.request.client_id, bar.open_ms, f"could not be filled: {e}")
+                    self._expire(cid, bar.open_ms, f"could not be filled: {e}")
             if symbol not in self.resting_symbols():
                 return
 
-    def _fill_resting(self, book: Resting, market: Market, price: Decimal, now_ms: int) -> None:
-        self._release_group(book)
-        sibling = self._sibling(book)
-        state = replace(self._fill_now(book.request, market, price, now_ms, maker=True), venue_id=book.state.venue_id)
-        self._orders[book.request.client_id] = replace(book, state=state, reserved=Decimal(0))
-        if sibling is not None and sibling.state.status is OrderStatus.OPEN:
-            self._orders[sibling.request.client_id] = replace(
-                sibling,
-                state=replace(
-                    sibling.state,
-                    status=OrderStatus.CANCELED,
-                    updated_ms=now_ms,
-                    reason=f"OCO sibling {book.request.client_id} filled",
-                ),
-                reserved=Decimal(0),
-            )
+    @staticmethod
+    def _due(book: Resting, bar: Bar) -> bool:
+        return book.state.status is OrderStatus.OPEN and book.next_bar_ms <= bar.open_ms
 
-    def _fill_now(
-        self, order: OrderRequest, market: Market, price: Decimal, now_ms: int, *, maker: bool = False
-    ) -> OrderState:
-        fee = fee_quote(order.amount, price, self.fee_frac)
-        quote, base = self._bal(market.quote), self._bal(market.base)
-        if order.side is Side.BUY:
-            cost = order.amount * price + fee
-            if cost > quote.free:
-                raise InsufficientFundsError(f"{order.symbol}: buy needs {cost} {market.quote}, free {quote.free}")
-            self._balances[market.quote] = replace(quote, free=quote.free - cost)
-            self._balances[market.base] = replace(base, free=base.free + order.amount)
-        else:
-            if order.amount > base.free:
-                raise InsufficientFundsError(f"{order.symbol}: sell of {order.amount} {market.base}, free {base.free}")
-            self._balances[market.base] = replace(base, free=base.free - order.amount)
-            self._balances[market.quote] = replace(quote, free=quote.free + order.amount * price - fee)
+    def _remaining(self, book: Resting) -> Decimal:
+        """What is left to fill. The legs of an OCO share one amount: a partly filled take-profit
+        leaves its stop protecting only the rest."""
+        sibling = self._sibling(book)
+        done = book.state.filled + (sibling.state.filled if sibling is not None else Decimal(0))
+        return book.request.amount - done
+
+    def _fill_resting(self, book: Resting, market: Market, price: Decimal, amount: Decimal, now_ms: int) -> None:
+        remaining = self._remaining(book)
+        self._release_share(book, amount, remaining)
+        fee = self._settle(book.request, market, amount, price)
+        cid = book.request.client_id
+        book = self._orders[cid]
+        whole = amount >= remaining
+        state = replace(
+            book.state,
+            status=OrderStatus.FILLED if whole else OrderStatus.OPEN,
+            filled=book.state.filled + amount,
+            average=average_after(book.state.filled, book.state.average, amount, price),
+            fee_quote=book.state.fee_quote + fee,
+            updated_ms=now_ms,
+            reason="maker" if book.request.type is OrderType.LIMIT else "stop triggered",
+        )
+        self._orders[cid] = replace(book, state=state)
+        sibling = self._sibling(book)
+        if whole and sibling is not None and sibling.state.status is OrderStatus.OPEN:
+            self._close(sibling.request.client_id, OrderStatus.CANCELED, now_ms, f"OCO sibling {cid} filled")
+
+    def _fill_now(self, order: OrderRequest, market: Market, price: Decimal, now_ms: int) -> OrderState:
+        fee = self._settle(order, market, order.amount, price)
         return OrderState(
             client_id=order.client_id,
             symbol=order.symbol,
@@ -177,8 +195,26 @@ class PaperBook:
             stop_price=order.stop_price,
             venue_id=f"paper-{len(self._orders) + 1}",
             updated_ms=now_ms,
-            reason="maker" if maker else "taker",
+            reason="taker",
         )
+
+    def _settle(self, order: OrderRequest, market: Market, amount: Decimal, price: Decimal) -> Decimal:
+        """Move the money of one fill between the free balances; returns its fee (in the quote).
+        Checks before it changes anything."""
+        fee = fee_quote(amount, price, self.fee_frac)
+        quote, base = self._bal(market.quote), self._bal(market.base)
+        if order.side is Side.BUY:
+            cost = amount * price + fee
+            if cost > quote.free:
+                raise InsufficientFundsError(f"{order.symbol}: buy needs {cost} {market.quote}, free {quote.free}")
+            self._balances[market.quote] = replace(quote, free=quote.free - cost)
+            self._balances[market.base] = replace(base, free=base.free + amount)
+        else:
+            if amount > base.free:
+                raise InsufficientFundsError(f"{order.symbol}: sell of {amount} {market.base}, free {base.free}")
+            self._balances[market.base] = replace(base, free=base.free - amount)
+            self._balances[market.quote] = replace(quote, free=quote.free + amount * price - fee)
+        return fee
 
     # -- reservations ----------------------------------------------------------------------
 
@@ -201,6 +237,17 @@ class PaperBook:
         self._balances[asset] = Balance(free=bal.free - need, used=bal.used + need)
         return need
 
+    def _release_share(self, book: Resting, amount: Decimal, remaining: Decimal) -> None:
+        """Free the part of the group's reservation that a fill of `amount` out of `remaining` uses."""
+        holder = book if book.reserved > 0 else self._sibling(book)
+        if holder is None or holder.reserved <= 0:
+            return
+        if amount >= remaining:
+            self._give_back(holder)
+            return
+        share = holder.reserved * amount / remaining
+        self._give_back(holder, share)
+
     def _release_group(self, book: Resting) -> None:
         """Free the reservation that covers this order, whichever OCO leg holds it."""
         holder = book if book.reserved > 0 else self._sibling(book)
@@ -222,14 +269,17 @@ class PaperBook:
         self._release_group(self._orders[client_id])
         self._close(client_id, OrderStatus.EXPIRED, now_ms, reason)
 
-    def _give_back(self, holder: Resting) -> None:
+    def _give_back(self, holder: Resting, share: Decimal | None = None) -> None:
+        """Return a reservation (or `share` of it) to the free balance."""
         request = holder.request
+        amount = holder.reserved if share is None else share
         # a sell reserves the base asset, a buy the quote: both are named in the symbol
         base, _, quote = request.symbol.partition("/")
         asset = base if request.side is Side.SELL else quote
         bal = self._bal(asset)
-        self._balances[asset] = Balance(free=bal.free + holder.reserved, used=bal.used - holder.reserved)
-        self._orders[request.client_id] = replace(self._orders[request.client_id], reserved=Decimal(0))
+        self._balances[asset] = Balance(free=bal.free + amount, used=bal.used - amount)
+        current = self._orders[request.client_id]
+        self._orders[request.client_id] = replace(current, reserved=current.reserved - amount)
 
     def _close(self, client_id: str, status: OrderStatus, now_ms: int, reason: str) -> None:
         current = self._orders[client_id]

@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.errors import OrderRejectedError, UnsupportedError
 from bot.exchange.base import Balance, Market, OrderRequest, OrderState
 from bot.exchange.candle_sources import CandleSource
-from bot.exchange.fills import candle_bar, candle_price
+from bot.exchange.fills import FillModel, candle_bar, candle_price
 from bot.exchange.paper_book import PaperBook
 from bot.exchange.simulated_state import VenueStateFile
 from bot.timeframes import floor_ms, timeframe_ms
@@ -36,7 +36,7 @@ class SimulatedExchange:
         fee_frac: Decimal,
         state_path: Path,
         initial_balances: Mapping[str, Decimal],
-        slippage_frac: Decimal = Decimal(0),
+        model: FillModel | None = None,
     ) -> None:
         self._clock = clock
         self._source = source
@@ -49,7 +49,7 @@ class SimulatedExchange:
             state_path=state_path,
             initial_balances=initial_balances,
             now_ms=clock.now_ms(),
-            slippage_frac=slippage_frac,
+            model=model,
         )
 
     # -- the Exchange protocol -------------------------------------------------------------
@@ -110,7 +110,12 @@ class SimulatedExchange:
             cols = self._source.columns(symbol, end_ms)
             lo, hi = cols.between(start_ms, end_ms)
             bars = (
-                candle_bar(int(cols.ts_ms[i]), (cols.open[i], cols.high[i], cols.low[i], cols.close[i]), market)
+                candle_bar(
+                    int(cols.ts_ms[i]),
+                    (cols.open[i], cols.high[i], cols.low[i], cols.close[i]),
+                    market,
+                    cols.volume[i],
+                )
                 for i in range(lo, hi)
             )
             self._book.match_bars(symbol, market, bars)

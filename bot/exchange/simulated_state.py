@@ -22,6 +22,7 @@ class Resting:
     state: OrderState
     placed_ms: int
     reserved: Decimal  # base for sells, quote for buys; an OCO pair shares one reservation
+    next_bar_ms: int  # the first candle open it may still be matched against
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _book_to_json(book: Resting) -> dict[str, Any]:
         "state": [s.status.value, str(s.filled), _s(s.average), str(s.fee_quote), s.venue_id, s.updated_ms, s.reason],
         "placed_ms": book.placed_ms,
         "reserved": str(book.reserved),
+        "next_bar_ms": book.next_bar_ms,
     }
 
 
@@ -129,4 +131,5 @@ def _book_from_json(item: dict[str, Any]) -> Resting:
         updated_ms=updated_ms,
         reason=reason,
     )
-    return Resting(request, state, int(item["placed_ms"]), Decimal(item["reserved"]))
+    placed_ms = int(item["placed_ms"])
+    return Resting(request, state, placed_ms, Decimal(item["reserved"]), int(item.get("next_bar_ms", placed_ms)))

@@ -14,6 +14,7 @@ from bot.clock import SteppedClock
 from bot.errors import InsufficientFundsError, OrderNotFoundError, OrderRejectedError
 from bot.exchange.base import Exchange, Market, OrderRequest, OrderStatus, OrderType, Side
 from bot.exchange.candle_sources import ReplayCandles
+from bot.exchange.fills import FillModel
 from bot.exchange.paper import PaperBroker
 from bot.exchange.simulated import SimulatedExchange
 from tests.conftest import candle_frame, write_candles
@@ -29,7 +30,9 @@ CANDLES = [
     (100, 106, 99, 105, 1),  # 4
     (93, 94, 90, 92, 1),  # 5  gaps down
     (92, 93, 91, 92, 1),  # 6
+    (92, 106, 91, 100, 2),  # 7  back up to 106, on twice the volume
 ]
+QUARTER = FillModel(volume_share=D("0.25"))  # a resting limit takes a quarter of a candle's volume
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Harness:
 
 
 def _simulated(
-    tmp_path: Path, clock: SteppedClock | None = None, name: str = "venue"
+    tmp_path: Path, clock: SteppedClock | None = None, name: str = "venue", model: FillModel | None = None
 ) -> tuple[SimulatedExchange, SteppedClock]:
     write_candles(tmp_path / "candles", PAIR, "5m", candle_frame("2024-01-01", "5m", CANDLES))
     clock = clock or SteppedClock(T0 + TF)
@@ -56,11 +59,12 @@ def _simulated(
         fee_frac=D("0.001"),
         state_path=tmp_path / f"{name}.sqlite",
         initial_balances={"USDT": D("1000")},
+        model=model,
     )
     return venue, clock
 
 
-def _paper(tmp_path: Path) -> tuple[PaperBroker, SteppedClock]:
+def _paper(tmp_path: Path, model: FillModel | None = None) -> tuple[PaperBroker, SteppedClock]:
     clock = SteppedClock(T0 + TF)
     data, _ = _simulated(tmp_path, clock, name="data-only")  # its own wallet is never touched
     venue = PaperBroker(
@@ -70,6 +74,7 @@ def _paper(tmp_path: Path) -> tuple[PaperBroker, SteppedClock]:
         fee_frac=D("0.001"),
         state_path=tmp_path / "venue.sqlite",
         initial_balances={"USDT": D("1000")},
+        model=model,
     )
     return venue, clock
 
@@ -78,6 +83,18 @@ def _paper(tmp_path: Path) -> tuple[PaperBroker, SteppedClock]:
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
     venue: Exchange
     venue, clock = _simulated(tmp_path) if request.param == "simulated" else _paper(tmp_path)
+    yield Harness(venue, clock)
+    await venue.close()
+
+
+@pytest.fixture(params=["simulated", "paper"])
+async def thin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A venue whose resting limits fill by candle volume (a quarter of it each candle)."""
+    venue: Exchange
+    if request.param == "simulated":
+        venue, clock = _simulated(tmp_path, model=QUARTER)
+    else:
+        venue, clock = _paper(tmp_path, model=QUARTER)
     yield Harness(venue, clock)
     await venue.close()
 
@@ -237,5 +254,86 @@ async def test_the_paper_wallet_survives_a_restart_and_matches_what_closed_meanw
         stop = await again.order(PAIR, "k-1s0")
         assert stop is not None and (stop.status, stop.average) == (OrderStatus.FILLED, D(95))
         assert (await again.balances())["USDT"].free == D("899.9") + D(95) - D("0.095")
+    finally:
+        await again.close()
+
+
+def oco(stop: str, target: str, amount: str = "1") -> tuple[OrderRequest, OrderRequest]:
+    return (
+        OrderRequest("k-1s0", PAIR, Side.SELL, OrderType.STOP, D(amount), stop_price=D(stop)),
+        OrderRequest("k-1p0", PAIR, Side.SELL, OrderType.LIMIT, D(amount), price=D(target), oco_with="k-1s0"),
+    )
+
+
+async def test_a_take_profit_fills_by_candle_volume_until_it_is_done(thin: Harness) -> None:
+    v = thin.venue
+    await v.submit(buy("k-1e0"))
+    for order in oco("80", "105"):
+        await v.submit(order)
+    thin.at_candle(4)  # candle 3 (volume 1) reached 105: a quarter fills
+    tp = await v.order(PAIR, "k-1p0")
+    assert tp is not None and (tp.status, tp.filled, tp.average) == (OrderStatus.OPEN, D("0.25"), D(105))
+    balances = await v.balances()
+    assert (balances["AAA"].free, balances["AAA"].used) == (D(0), D("0.75"))  # the rest still spoken for
+    assert balances["USDT"].free == D("899.9") + D("0.25") * 105 - D("0.02625")
+    assert (await v.order(PAIR, "k-1s0")).status is OrderStatus.OPEN  # type: ignore[union-attr]
+    assert await v.order(PAIR, "k-1p0") == tp  # asking again does not match candle 3 again
+    thin.at_candle(8)  # candle 4 adds a quarter, 5 and 6 stay below, 7 (volume 2) fills the last half
+    tp = await v.order(PAIR, "k-1p0")
+    stop = await v.order(PAIR, "k-1s0")
+    assert tp is not None and stop is not None
+    assert (tp.status, tp.filled, tp.average, tp.fee_quote) == (OrderStatus.FILLED, D(1), D(105), D("0.105"))
+    assert tp.updated_ms == T0 + 7 * TF
+    assert (stop.status, stop.filled) == (OrderStatus.CANCELED, D(0))
+    balances = await v.balances()
+    assert balances["AAA"].total == D(0)
+    assert balances["USDT"].total == D("899.9") + D(105) - D("0.105")  # every change is a fill or a fee
+
+
+async def test_after_a_partial_take_profit_the_stop_sells_only_the_rest(thin: Harness) -> None:
+    v = thin.venue
+    await v.submit(buy("k-1e0"))
+    thin.at_candle(4)
+    for order in oco("95", "105"):
+        await v.submit(order)
+    thin.at_candle(6)  # candle 4 reaches 105 (a quarter sells), candle 5 gaps through the stop
+    tp = await v.order(PAIR, "k-1p0")
+    stop = await v.order(PAIR, "k-1s0")
+    assert tp is not None and stop is not None
+    assert (tp.status, tp.filled) == (OrderStatus.CANCELED, D("0.25"))
+    assert (stop.status, stop.filled, stop.average) == (OrderStatus.FILLED, D("0.75"), D(93))
+    balances = await v.balances()
+    assert (balances["AAA"].free, balances["AAA"].used) == (D(0), D(0))
+    sold = D("0.25") * 105 + D("0.75") * 93
+    assert balances["USDT"].total == D("899.9") + sold - sold * D("0.001")
+
+
+async def test_a_market_order_is_moved_by_the_slippage_but_a_limit_never_beyond_its_price(tmp_path: Path) -> None:
+    venue, _ = _simulated(tmp_path, model=FillModel(slippage_frac=D("0.002")))
+    try:
+        bought = await venue.submit(buy("k-1e0"))
+        assert bought.average == D("100.2")
+        limit = await venue.submit(OrderRequest("k-2e0", PAIR, Side.BUY, OrderType.LIMIT, D(1), price=D("100.1")))
+        assert limit.average == D("100.1")
+        sold = await venue.submit(OrderRequest("k-1x0", PAIR, Side.SELL, OrderType.MARKET, D(2)))
+        assert sold.average == D("99.8")
+    finally:
+        await venue.close()
+
+
+async def test_a_partly_filled_order_survives_a_restart_and_does_not_trade_its_candle_again(tmp_path: Path) -> None:
+    venue, clock = _simulated(tmp_path, model=QUARTER)
+    await venue.submit(buy("k-1e0"))
+    await venue.submit(OrderRequest("k-1p0", PAIR, Side.SELL, OrderType.LIMIT, D(1), price=D(105)))
+    clock.advance_to(T0 + 4 * TF)
+    assert (await venue.order(PAIR, "k-1p0")).filled == D("0.25")  # type: ignore[union-attr]
+    await venue.close()
+    again, clock = _simulated(tmp_path, model=QUARTER)
+    try:
+        assert (await again.order(PAIR, "k-1p0")).filled == D("0.25")  # type: ignore[union-attr]
+        clock.advance_to(T0 + 5 * TF)  # only candle 4 is new
+        tp = await again.order(PAIR, "k-1p0")
+        assert tp is not None and (tp.status, tp.filled) == (OrderStatus.OPEN, D("0.5"))
+        assert (await again.balances())["AAA"].used == D("0.5")
     finally:
         await again.close()

@@ -81,12 +81,22 @@ async def read_back(config_path: Path) -> Stored:
 
 
 def assert_books_balance(stored: Stored, wallet: Decimal, quote: str) -> None:
-    """Every change of the wallet is explained by a fill or a fee: quote = start + closed profit -
-    cost of open positions, and each open position is held in full (in the wallet or reserved)."""
+    """Every change of the wallet is explained by a fill or a fee (quote = start - what the buys
+    cost + what the sells brought; each coin = bought - sold), and each open position is held in
+    full, in the wallet or reserved."""
+    quote_total, coins = wallet, dict[str, Decimal]()
+    for o in stored.orders:
+        if o.filled <= 0 or o.average is None:
+            continue
+        base = o.pair.split("/")[0]
+        value = o.filled * o.average
+        bought = o.side == "buy"
+        quote_total += -value - o.fee_quote if bought else value - o.fee_quote
+        coins[base] = coins.get(base, Decimal(0)) + (o.filled if bought else -o.filled)
+    assert stored.balances[quote].total == quote_total
+    for asset, amount in coins.items():
+        assert stored.balances.get(asset, Balance(free=Decimal(0))).total == amount, asset
     open_trades = [t for t in stored.trades if t.status in ("open", "closing")]
-    closed_profit = sum((t.profit_quote or Decimal(0) for t in stored.closed()), Decimal(0))
-    open_cost = sum((t.amount * (t.open_rate or 0) + t.open_fee for t in open_trades), Decimal(0))
-    assert stored.balances[quote].total == wallet + closed_profit - open_cost
     for t in open_trades:
         assert stored.balances[t.pair.split("/")[0]].total == t.amount
     held = {a for a, b in stored.balances.items() if a != quote and b.total > 0}

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.binance_http import FakeBinance, ccxt_config_for, generate_klines
-from tests.integration.harness import assert_no_duplicate_orders, read_back, run_daemon
+from tests.integration.harness import assert_books_balance, assert_no_duplicate_orders, configure, read_back, run_daemon
 
 ALWAYS_IN = '''
 from bot.strategy import Strategy
@@ -132,4 +132,25 @@ async def test_dry_run_trades_on_real_prices_with_a_paper_wallet_and_never_signs
     assert again.balances["USDT"] == stored.balances["USDT"]
     assert_no_duplicate_orders(again)
     assert len(fake.requests) > before
+    assert not [r for r in fake.requests if "signature" in r.query or "X-MBX-APIKEY" in r.headers]
+
+
+async def test_a_paper_take_profit_on_a_thin_book_sells_over_several_candles(
+    fake: FakeBinance, dry_run_config: Path
+) -> None:
+    """`paper_fills.volume_share`: the paper take-profit takes a millionth of each 1 s candle's
+    volume (a few lots), so it sells a part per candle that reaches it; the paper wallet is every
+    fill and fee, and the trade holds what is left."""
+    configure(dry_run_config, minimal_roi={"0": 0.0005}, paper_fills={"volume_share": 0.000001})
+    assert await run_daemon(dry_run_config, ticks=12, timeout_s=40, environ=KEYS) == 0
+    stored = await read_back(dry_run_config)
+    take_profits = [o for o in stored.orders if o.purpose == "take_profit" and o.filled > 0]
+    assert take_profits, "no paper take-profit traded: the fixture proves nothing"
+    parts = [o for o in take_profits if o.filled < o.amount]
+    assert parts, "every take-profit filled whole: the volume share was not applied"
+    klines = fake.klines("BTCUSDT", "1s")
+    for o in take_profits:  # never more than a millionth of what the candles it rested through traded
+        traded = sum(D(repr(k[5])) for k in klines if o.created_ms <= k[0] <= o.updated_ms)
+        assert o.filled <= traded * D("0.000001")
+    assert_books_balance(stored, D(1000), "USDT")  # read from the paper wallet's own file
     assert not [r for r in fake.requests if "signature" in r.query or "X-MBX-APIKEY" in r.headers]

@@ -19,6 +19,7 @@ from tests.conftest import REPO, SHARED, base_config, write_candles
 from tests.integration.harness import read_back, run_daemon
 
 TF_MS = 300_000
+VOLUME_SHARE = 0.00003  # of candles worth about 1M USDT: some 30 USDT a candle against a 100 USDT stake
 
 
 def generated_candles(directory: Path, pairs: list[str], n: int, seed: int) -> None:
@@ -123,3 +124,26 @@ async def test_real_binance_candles(tmp_path: Path) -> None:
         simulated={"min_notional": "0.0001"},
     )
     await compare(path, tmp_path / "candles")
+
+
+async def test_partial_fills_slippage_and_limit_orders(tmp_path: Path) -> None:
+    """Thin books: a take-profit takes a small share of each candle's volume, so targets sell over
+    several candles and a stop or a new trailing level may sell the rest; market orders slip, limit
+    orders are priced at the last price. The backtester must still take the daemon's trades."""
+    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    generated_candles(tmp_path / "candles", pairs, n=360, seed=11)
+    path = parity_config(
+        tmp_path,
+        tmp_path / "candles",
+        "QuickMomentum",
+        pairs,
+        max_open_trades=2,
+        paper_fills={"slippage": 0.0005, "volume_share": VOLUME_SHARE},
+        order_types={"entry": "limit", "exit": "limit"},
+    )
+    await compare(path, tmp_path / "candles")
+    stored = await read_back(path)
+    take_profits = [o for o in stored.orders if o.purpose == "take_profit" and o.filled > 0]
+    assert any(o.filled < o.amount for o in take_profits), "no take-profit was cut short after a partial fill"
+    entries = [o for o in stored.orders if o.purpose == "entry" and o.filled > 0]
+    assert entries and all(o.type == "limit" for o in entries)

@@ -4,8 +4,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.exchange.base import OrderRequest, OrderType, Side
-from bot.exchange.fills import Bar, is_marketable, resting_fill_price, taker_price, to_decimal
+from bot.exchange.base import Market, OrderRequest, OrderType, Side
+from bot.exchange.fills import Bar, FillModel, is_marketable, resting_fill_price, taker_price, to_decimal
 
 
 def bar(o: str, h: str, low: str, c: str) -> Bar:
@@ -82,3 +82,39 @@ def test_rounding_to_ticks_and_steps(value: str, step: str, down: str, nearest: 
         D(nearest),
         D(up),
     )
+
+
+MARKET = Market("X/Y", "X", "Y", price_tick=D("0.01"), amount_step=D("0.01"))
+
+
+@pytest.mark.parametrize(
+    ("model", "order", "remaining", "volume", "expected"),
+    [
+        (FillModel(), limit(Side.SELL, "105"), "1", "0", D(1)),  # no share: whole, whatever traded
+        (FillModel(volume_share=D("0.1")), limit(Side.SELL, "105"), "1", "5", D("0.5")),
+        (FillModel(volume_share=D("0.1")), limit(Side.SELL, "105"), "1", "5.79", D("0.57")),  # down to the step
+        (FillModel(volume_share=D("0.1")), limit(Side.SELL, "105"), "0.3", "50", D("0.3")),  # never above what is left
+        (FillModel(volume_share=D("0.1")), limit(Side.SELL, "105"), "1", "0.09", D(0)),  # less than a lot: none
+        (FillModel(volume_share=D("0.1")), stop(Side.SELL, "95"), "1", "0", D(1)),  # stops fill whole
+    ],
+)
+def test_a_resting_limit_takes_its_share_of_the_candle_volume(
+    model: FillModel, order: OrderRequest, remaining: str, volume: str, expected: D
+) -> None:
+    candle = Bar(0, D(100), D(106), D(94), D(100), D(volume))
+    assert model.resting_amount(order, D(remaining), candle, MARKET) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        (OrderRequest("c", "X/Y", Side.BUY, OrderType.MARKET, D(1)), D("100.5")),
+        (OrderRequest("c", "X/Y", Side.SELL, OrderType.MARKET, D(1)), D("99.5")),
+        (limit(Side.BUY, "100.2"), D("100.2")),  # a limit caps the slippage at its price
+        (limit(Side.BUY, "101"), D("100.5")),
+        (limit(Side.SELL, "99.8"), D("99.8")),
+        (stop(Side.SELL, "100"), D("99.5")),  # a triggered stop is a market order
+    ],
+)
+def test_orders_that_trade_on_arrival_pay_the_slippage_up_to_their_limit(order: OrderRequest, expected: D) -> None:
+    assert FillModel(slippage_frac=D("0.005")).immediate_price(order, D(100)) == expected
