@@ -91,6 +91,14 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
             "unfilledtimeout.unit: Input should be 'minutes' or 'seconds'",
         ),
         (
+            lambda c: c.update(paper_fills={"volume_share": 1.5}),
+            "paper_fills.volume_share: Input should be less than or equal to 1",
+        ),
+        (
+            lambda c: c.update(paper_fills={"slippage": -0.01}),
+            "paper_fills.slippage: Input should be greater than or equal to 0",
+        ),
+        (
             lambda c: c["telegram"].update(tokn="x") if "telegram" in c else c.update(telegram={"tokn": "x"}),
             "telegram.tokn: unknown key (check the spelling)",
         ),
