@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", "open trades, wallet and last tick, read from the database (works while the daemon runs)")
     trades = command("trades", "recent trades, newest first")
     trades.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    for name, text in (
+        ("pause", "no new entries (exits and stops still managed); a running daemon applies it at its next tick"),
+        ("kill", "kill switch: cancel every order, sell every position at market, then no orders until resume"),
+    ):
+        control = command(name, text)
+        control.add_argument("--reason", default="", metavar="TEXT", help="why (shown in status and events)")
+    command("resume", "trade again after a pause or a kill")
     command("check-config", "validate the config and load the strategy, then exit")
     command("list-strategies", "list the strategy classes found in strategy_path")
     dl = command("download-data", "download candles through ccxt into feather files (resumes what is stored)")
@@ -108,6 +115,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.report import print_status
 
         return asyncio.run(print_status(config))
+    if args.command in ("pause", "resume", "kill"):
+        return asyncio.run(_control(config, args.command, getattr(args, "reason", "")))
     if args.command == "trades":
         if args.limit < 1:
             print("kestrel: --limit: must be at least 1", file=sys.stderr)
@@ -127,6 +136,34 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     return _trade(config, strategy)
+
+
+async def _control(config: Config, action: str, reason: str) -> int:
+    """pause, resume, kill: written to the database, where the daemon reads it at its next tick (or
+    at its start, before any order, when it is not running)."""
+    from functools import partial
+
+    from bot.clock import SystemClock
+    from bot.risk import trading_state as ts
+    from bot.store.db import open_engine
+    from bot.store.repo import Repo
+    from bot.store.trading_control import change_trading_state, status_line
+
+    wall = SystemClock()
+    now = wall.now_ms()
+    change = {
+        "pause": partial(ts.pause, by="cli", reason=reason or "paused by hand", now_ms=now),
+        "kill": partial(ts.kill, by="cli", reason=reason or "kill switch by hand", now_ms=now),
+        "resume": partial(ts.resume, by="cli", now_ms=now),
+    }[action]
+    engine = await open_engine(config.db_path, create=True)
+    try:
+        before, after = await change_trading_state(Repo(engine, wall), change, ts_ms=now)
+    finally:
+        await engine.dispose()
+    note = " (no change)" if after == before else "; a running daemon applies it at its next tick"
+    print(f"{status_line(after)}{note}")
+    return EXIT_OK
 
 
 def _list_strategies(config: Config) -> int:

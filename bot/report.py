@@ -9,8 +9,10 @@ from typing import Any
 from bot.clock import SystemClock, iso_ms
 from bot.config import Config
 from bot.ledger import STOP, TAKE_PROFIT, JournalOrder
+from bot.risk.trading_state import TradingState
 from bot.store.db import open_engine
 from bot.store.repo import Repo, TradeRecord
+from bot.store.trading_control import status_line
 
 
 def _num(value: Decimal | None, places: int = 8) -> str:
@@ -30,6 +32,7 @@ def format_status(
         f"Kestrel: {state.get('exchange', '?')} market, {state.get('mode', '?')}, "
         f"strategy {state.get('strategy', '?')} {state.get('timeframe', '')}".rstrip()
     ]
+    lines.append(status_line(TradingState.from_json(state.get("trading"))))
     last_tick = state.get("last_tick_ms")
     if last_tick is None:
         lines.append("last tick: none yet")
@@ -88,7 +91,16 @@ async def print_status(config: Config) -> int:
         repo = Repo(engine, SystemClock())
         state = {
             key: await repo.get_state(key)
-            for key in ("mode", "exchange", "strategy", "timeframe", "last_tick_ms", "last_tick_wall_ms", "balances")
+            for key in (
+                "mode",
+                "exchange",
+                "strategy",
+                "timeframe",
+                "last_tick_ms",
+                "last_tick_wall_ms",
+                "balances",
+                "trading",
+            )
         }
         live = await repo.trades(live_only=True)
         open_trades = [(t, await repo.orders_of(t.id)) for t in reversed(live)]

@@ -5,7 +5,7 @@ protections, wallet snapshot."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import pandas as pd
@@ -20,11 +20,14 @@ from bot.exchange.base import Exchange, Market
 from bot.exchange.fills import candle_price
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
+from bot.orders.flatten import flatten
 from bot.orders.holdings import HeldTrade, HoldingGap, holdings_gaps
 from bot.orders.reconcile import ReconcileReport, adopt_orphans, refresh_orders
 from bot.risk.exits import ExitRules
 from bot.risk.sizing import EntryLimits
+from bot.risk.trading_state import Mode, TradingState
 from bot.store.repo import Repo
+from bot.store.trading_control import mark_flattened, read_trading_state, status_line
 from bot.strategy.base import Strategy
 from bot.strategy.guard import PairSignal, last_signal
 
@@ -74,6 +77,7 @@ class Trader:
         self._prefix = prefix
         self._books_are_ours = books_are_ours
         self._reported_errors: dict[str, str] = {}
+        self._last_state: TradingState | None = None
 
     async def reconcile(self, now_ms: int) -> ReconcileReport:
         """Before the first tick: every unfinished journal order looked up, orphans with our prefix
@@ -133,12 +137,15 @@ class Trader:
             await self._repo.add_event("balance_gap_resolved", "entries resume", ts_ms=now_ms)
 
     async def tick(self, now_ms: int) -> TickReport:
+        state = await self._trading_state()
         await self._refresh_markets()
         await refresh_orders(self._venue, self._repo, now_ms)
-        await self._executor.cancel_stale(now_ms)
         if not self._books_are_ours:  # people and other programs may trade on a real account
             await adopt_orphans(self._venue, self._repo, self._managed, self._prefix, now_ms)
             await self._settle_gaps(await self._holdings_gaps(), now_ms)
+        if state.mode is Mode.HALTED:
+            return await self._halted_tick(state, now_ms)
+        await self._executor.cancel_stale(now_ms)
         frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
         signals = await self._signals(frames, now_ms)
         book = await self._book()
@@ -151,8 +158,12 @@ class Trader:
         prices = await self._prices(signals)
         if await self._repo.get_state("entries_blocked"):
             signals = {pair: sig for pair, sig in signals.items() if not sig.enter}
+        book = await self._book(closed_since_ms=now_ms)
+        state = await self._trading_state()  # a pause or a kill may have come in during this tick
+        if not state.allows_entries:
+            book = replace(book, halted_reason=state.describe())
         entries, skipped = plan_entries(
-            await self._book(closed_since_ms=now_ms),
+            book,
             signals,
             whitelist=self._whitelist,
             prices=prices,
@@ -164,6 +175,8 @@ class Trader:
         for entry in entries:
             await self._executor.enter(entry, now_ms)
 
+        if state.mode is Mode.HALTED:
+            return await self._halted_tick(state, now_ms)
         book = await self._book()
         protections = plan_protections(book, self._rules, self._markets, self._limits.fee_frac, now_ms)
         for intent in protections:
@@ -179,6 +192,28 @@ class Trader:
             tuple(s.reason for s in skipped),
             len(book.positions),
         )
+
+    async def _trading_state(self) -> TradingState:
+        """The stored state (the CLI may change it at any time), logged when it changed."""
+        state = await read_trading_state(self._repo)
+        if state != self._last_state:
+            if self._last_state is not None or state.mode is not Mode.RUNNING:
+                log = logger.info if state.mode is Mode.RUNNING else logger.warning
+                log("{}", status_line(state))
+            self._last_state = state
+        return state
+
+    async def _halted_tick(self, state: TradingState, now_ms: int) -> TickReport:
+        """The kill switch: flatten until flat, then no order at all; the journal still follows the
+        venue (orders refreshed, wallet snapshot) so `status` stays true."""
+        if not state.flattened:
+            report = await flatten(self._executor, self._repo, now_ms)
+            if report.done:
+                logger.warning("kill switch: {}; no orders until `kestrel resume`", report.describe())
+                await mark_flattened(self._repo, ts_ms=now_ms, message=report.describe())
+        book = await self._book()
+        await self._snapshot(now_ms)
+        return TickReport(now_ms, 0, 0, 0, 0, (), len(book.positions))
 
     async def _refresh_markets(self) -> None:
         """The venue's rules as it states them now (it reloads them hourly, and after a rejection),

@@ -194,6 +194,23 @@ class Executor:
             if order.purpose == EXIT and self._policy.exit_timeout_count:
                 await self._exit_after_timeouts(order, now_ms)
 
+    async def cancel_order(self, order: JournalOrder, now_ms: int) -> JournalOrder:
+        """Cancel one journal order and record how it ended (filled meanwhile, cancelled with what
+        filled, or never at the venue)."""
+        state = await self._cancel_or_look_up(order)
+        if state is None:
+            return await self._repo.mark_final(order.client_id, "not_sent", "venue has no such order", now_ms)
+        recorded = await self._repo.record_state(state, now_ms)
+        if recorded.status == OrderStatus.FILLED.value:
+            await self._event("order_filled", recorded, now_ms)
+        return recorded
+
+    async def sell_at_market(
+        self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int
+    ) -> JournalOrder | None:
+        """Sell what the trade holds at market now (the kill switch)."""
+        return await self._exit_order(trade_id, pair, amount, reason, now_ms, at_market=True)
+
     async def _cancel_or_look_up(self, order: JournalOrder) -> OrderState | None:
         """The order's final state after a cancel; if the venue no longer has it open, as it is
         there (None: it never got it)."""

@@ -33,7 +33,7 @@ def check_entry(
 ) -> Approved | Rejected:
     """Gate one entry; the reason is shown verbatim in the log and the events table."""
     if book.halted_reason is not None:
-        return Rejected(f"trading halted: {book.halted_reason}")
+        return Rejected(f"no new entries: trading {book.halted_reason}")
     if market.symbol in book.busy_pairs:
         return Rejected(f"{market.symbol}: already has a position or a pending order")
     if limits.max_open_trades is not None and slots_taken >= limits.max_open_trades:

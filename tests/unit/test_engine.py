@@ -115,8 +115,8 @@ def test_a_pair_that_closed_on_this_candle_does_not_reenter() -> None:
     assert entries == []
 
 
-def test_halted_book_enters_nothing() -> None:
-    book = Book((), frozenset(), D("1000"), halted_reason="kill switch")
+def test_a_paused_book_enters_nothing() -> None:
+    book = Book((), frozenset(), D("1000"), halted_reason="paused by cli: lunch")
     _, skipped = plan_entries(
         book,
         {"AAA/USDT": sig("AAA/USDT", enter=True)},
@@ -125,7 +125,7 @@ def test_halted_book_enters_nothing() -> None:
         markets=MARKETS,
         limits=LIMITS,
     )
-    assert skipped[0].reason == "trading halted: kill switch"
+    assert skipped[0].reason == "no new entries: trading paused by cli: lunch"
 
 
 def test_protections_are_planned_only_where_they_change() -> None:
