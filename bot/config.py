@@ -138,6 +138,15 @@ class PaperFillsConfig(_Section):
     volume_share: Decimal | None = Field(default=None, gt=0, le=1)  # of a candle's volume a resting limit takes
 
 
+class RiskConfig(_Section):
+    """Equity breakers (off unless set); a trip pauses or halts trading as `on_breach` says."""
+
+    daily_loss_limit_frac: Decimal | None = Field(default=None, gt=0, lt=1)
+    max_drawdown_frac: Decimal | None = Field(default=None, gt=0, lt=1)
+    max_losing_streak: int | None = Field(default=None, ge=1)
+    on_breach: Literal["pause", "halt"] = "pause"
+
+
 class TelegramConfig(_Section):
     """Placeholder until the Telegram issue: only the switch and the credentials are read."""
 
@@ -197,6 +206,7 @@ class Config(_Section):
     order_types: OrderTypesConfig = Field(default_factory=OrderTypesConfig)
     unfilledtimeout: UnfilledTimeoutConfig = Field(default_factory=UnfilledTimeoutConfig)
     paper_fills: PaperFillsConfig = Field(default_factory=PaperFillsConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

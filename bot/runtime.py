@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SteppedClock, SystemClock, parse_iso_ms
 from bot.config import Config
+from bot.equity_watch import EquityWatch
 from bot.exchange.base import Exchange, Market
 from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles
 from bot.exchange.sim_markets import generated_market, replay_market
@@ -26,7 +27,15 @@ from bot.store.repo import Repo
 from bot.strategy.base import Strategy
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
-from bot.trading_rules import fee_for, fill_model_for, limits_for, policy_for, rules_for, timeframe_for
+from bot.trading_rules import (
+    equity_limits_for,
+    fee_for,
+    fill_model_for,
+    limits_for,
+    policy_for,
+    rules_for,
+    timeframe_for,
+)
 from bot.venues import ccxt_venue, check_pairs, markets_when_reachable
 
 DEFAULT_SIM_START = "2025-01-01T00:00:00Z"
@@ -125,6 +134,7 @@ async def build_runtime(
         stake_currency=config.stake_currency,
         prefix=prefix,
         books_are_ours=config.venue_state_path is not None,
+        equity=EquityWatch(repo, equity_limits_for(config), config.risk.on_breach),
     )
     return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
 

@@ -15,6 +15,7 @@ from bot.book import Book
 from bot.candles import dates_ms
 from bot.clock import iso_ms
 from bot.engine import plan_entries, plan_exits, plan_protections
+from bot.equity_watch import EquityWatch
 from bot.errors import BooksDisagreeError, ExchangeError, StrategyError
 from bot.exchange.base import Exchange, Market
 from bot.exchange.fills import candle_price
@@ -61,6 +62,7 @@ class Trader:
         stake_currency: str,
         prefix: str,
         books_are_ours: bool,
+        equity: EquityWatch,
     ) -> None:
         self._venue = venue
         self._repo = repo
@@ -76,6 +78,7 @@ class Trader:
         self._stake_currency = stake_currency
         self._prefix = prefix
         self._books_are_ours = books_are_ours
+        self._equity = equity
         self._reported_errors: dict[str, str] = {}
         self._last_state: TradingState | None = None
 
@@ -150,6 +153,7 @@ class Trader:
         signals = await self._signals(frames, now_ms)
         book = await self._book()
         await self._track_highs(book, frames)
+        await self._equity.check(book, await self._quote_total(), self._last_prices(book, frames), now_ms)
 
         exits = plan_exits(book, signals, self._rules)
         for exit_intent in exits:
@@ -212,6 +216,7 @@ class Trader:
                 logger.warning("kill switch: {}; no orders until `kestrel resume`", report.describe())
                 await mark_flattened(self._repo, ts_ms=now_ms, message=report.describe())
         book = await self._book()
+        await self._equity.check(book, await self._quote_total(), {}, now_ms)
         await self._snapshot(now_ms)
         return TickReport(now_ms, 0, 0, 0, 0, (), len(book.positions))
 
@@ -265,6 +270,19 @@ class Trader:
                 await self._repo.raise_max_rate(
                     pos.trade_id, candle_price(float(since["high"].max()), self._markets[pos.pair])
                 )
+
+    def _last_prices(self, book: Book, frames: Mapping[str, pd.DataFrame]) -> dict[str, Decimal]:
+        """Each position's price for the equity: the close of its newest candle."""
+        prices = {}
+        for pos in book.positions:
+            frame = frames.get(pos.pair)
+            if frame is not None and not frame.empty:
+                prices[pos.pair] = candle_price(float(frame["close"].iloc[-1]), self._markets[pos.pair])
+        return prices
+
+    async def _quote_total(self) -> Decimal:
+        balance = (await self._venue.balances()).get(self._stake_currency)
+        return balance.total if balance is not None else Decimal(0)
 
     async def _prices(self, signals: Mapping[str, PairSignal]) -> dict[str, Decimal]:
         prices = {}

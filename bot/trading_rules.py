@@ -10,6 +10,7 @@ from bot.config import Config
 from bot.exchange.base import OrderType
 from bot.exchange.fills import FillModel
 from bot.orders.policy import OrderPolicy
+from bot.risk.equity import EquityLimits
 from bot.risk.exits import ExitRules, exit_rules
 from bot.risk.sizing import EntryLimits
 from bot.strategy.base import Strategy
@@ -49,6 +50,11 @@ def timeframe_for(config: Config, strategy: Strategy) -> str:
 
 def fill_model_for(config: Config) -> FillModel:
     return FillModel(slippage_frac=config.paper_fills.slippage, volume_share=config.paper_fills.volume_share)
+
+
+def equity_limits_for(config: Config) -> EquityLimits:
+    risk = config.risk
+    return EquityLimits(risk.daily_loss_limit_frac, risk.max_drawdown_frac, risk.max_losing_streak)
 
 
 def policy_for(config: Config) -> OrderPolicy:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2  # 2: orders.fee_base
+SCHEMA_VERSION = 3  # 2: orders.fee_base; 3: the equity table
 
 
 class SchemaVersionRow(SQLModel, table=True):
@@ -85,3 +85,13 @@ class KeyValueRow(SQLModel, table=True):
     __tablename__ = "bot_state"
     key: str = Field(primary_key=True)
     value: str
+
+
+class EquityRow(SQLModel, table=True):
+    """Equity sampled at every tick: the stake currency held plus open positions at their price."""
+
+    __tablename__ = "equity"
+    id: int | None = Field(default=None, primary_key=True)
+    ts_ms: int = Field(index=True)
+    equity: str
+    quote: str

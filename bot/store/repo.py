@@ -17,7 +17,7 @@ from bot.book import Book, Position
 from bot.clock import Clock
 from bot.exchange.base import OrderRequest, OrderState
 from bot.ledger import ENTRY, STOP, TAKE_PROFIT, JournalOrder, derive_trade
-from bot.store.models import EventRow, KeyValueRow, OrderRow, TradeRow
+from bot.store.models import EquityRow, EventRow, KeyValueRow, OrderRow, TradeRow
 
 LIVE_TRADE_STATUSES = ("opening", "open", "closing")
 
@@ -283,6 +283,17 @@ class Repo:
                 query = query.where(EventRow.kind == kind)
             rows = (await s.exec(query.order_by(desc(col(EventRow.id))).limit(limit))).all()
             return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message) for r in rows]
+
+    async def add_equity(self, ts_ms: int, equity: Decimal, quote: Decimal) -> None:
+        async with self._session() as s:
+            s.add(EquityRow(ts_ms=ts_ms, equity=str(equity), quote=str(quote)))
+            await s.commit()
+
+    async def equity_samples(self, *, limit: int = 1000) -> list[tuple[int, Decimal]]:
+        """Newest first."""
+        async with self._session() as s:
+            rows = (await s.exec(select(EquityRow).order_by(desc(col(EquityRow.id))).limit(limit))).all()
+            return [(r.ts_ms, Decimal(r.equity)) for r in rows]
 
     async def set_state(self, values: dict[str, Any]) -> None:
         rows = [{"key": key, "value": json.dumps(value)} for key, value in values.items()]
