@@ -21,7 +21,6 @@ FREQTRADE_IGNORED_KEYS = frozenset(
         "$schema",
         "trading_mode",
         "margin_mode",
-        "tradable_balance_ratio",
         "entry_pricing",
         "exit_pricing",
         "pairlists",
@@ -145,6 +144,9 @@ class RiskConfig(_Section):
     max_drawdown_frac: Decimal | None = Field(default=None, gt=0, lt=1)
     max_losing_streak: int | None = Field(default=None, ge=1)
     on_breach: Literal["pause", "halt"] = "pause"
+    max_stake_quote: Decimal | None = Field(default=None, gt=0)
+    max_exposure_quote: Decimal | None = Field(default=None, gt=0)
+    risk_per_trade_frac: Decimal | None = Field(default=None, gt=0, lt=1)
 
 
 class TelegramConfig(_Section):
@@ -188,7 +190,8 @@ class Config(_Section):
     dry_run: bool = True
     dry_run_wallet: Decimal = Field(default=Decimal("1000"), gt=0)
     stake_currency: str = "USDT"
-    stake_amount: Decimal = Field(gt=0)
+    stake_amount: Decimal | Literal["unlimited"]
+    tradable_balance_ratio: Decimal = Field(default=Decimal(1), gt=0, le=1)
     max_open_trades: int = Field(default=3, ge=-1)
     timeframe: str | None = None
     fee: Decimal | None = Field(default=None, ge=0, lt=Decimal("0.1"))
@@ -223,11 +226,26 @@ class Config(_Section):
                 data.setdefault(section, {})
         return data
 
+    @field_validator("stake_amount", mode="before")
+    @classmethod
+    def _stake(cls, value: Any) -> Any:
+        if value == "unlimited":
+            return value
+        try:
+            stake = Decimal(str(value))
+        except (ArithmeticError, ValueError):
+            raise ValueError(f'{value!r} is neither a positive amount nor "unlimited"') from None
+        if not stake.is_finite() or stake <= 0:
+            raise ValueError(f'{value!r} is neither a positive amount nor "unlimited"')
+        return stake
+
     @field_validator("max_open_trades")
     @classmethod
-    def _slots(cls, value: int) -> int:
+    def _slots(cls, value: int, info: ValidationInfo) -> int:
         if value == 0:
             raise ValueError("must be at least 1, or -1 for no limit")
+        if value == -1 and info.data.get("stake_amount") == "unlimited":
+            raise ValueError('-1 (no limit) cannot go with stake_amount "unlimited", which splits the balance over it')
         return value
 
     @field_validator("timeframe")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from bot.book import Book
 from bot.exchange.base import Market
 from bot.risk.exits import ExitRules, Protection, protection, wants_signal_exit
-from bot.risk.sizing import Approved, EntryLimits, check_entry
+from bot.risk.sizing import Approved, EntryLimits, check_entry, committed_quote
 from bot.strategy.guard import PairSignal
 
 
@@ -77,6 +77,7 @@ def plan_entries(
     skipped: list[Skip] = []
     taken = len(book.positions) + len(book.pending_pairs)
     free = book.free_quote
+    committed = committed_quote(book)
     for pair in whitelist:
         sig = signals.get(pair)
         if sig is None or not sig.enter or sig.exit or pair in book.closed_this_candle:
@@ -85,13 +86,16 @@ def plan_entries(
         if price is None or pair not in markets:
             skipped.append(Skip(pair, f"{pair}: no price or market"))
             continue
-        verdict = check_entry(book, markets[pair], price, limits, slots_taken=taken, free_quote=free)
+        verdict = check_entry(
+            book, markets[pair], price, limits, slots_taken=taken, free_quote=free, committed=committed
+        )
         if not isinstance(verdict, Approved):
             skipped.append(Skip(pair, verdict.reason))
             continue
-        entries.append(EntryIntent(pair, verdict.amount, price, limits.stake_quote, sig.candle_ms, sig.tag))
+        entries.append(EntryIntent(pair, verdict.amount, price, verdict.stake_quote, sig.candle_ms, sig.tag))
         taken += 1
         free -= verdict.cost_quote
+        committed += verdict.amount * price
     return entries, skipped
 
 

@@ -36,11 +36,16 @@ def rules_for(config: Config, strategy: Strategy) -> ExitRules:
 
 
 def limits_for(config: Config, rules: ExitRules) -> EntryLimits:
+    risk = config.risk
     return EntryLimits(
-        stake_quote=config.stake_amount,
+        stake_quote=None if config.stake_amount == "unlimited" else config.stake_amount,
         max_open_trades=config.max_slots,
         fee_frac=fee_for(config),
         stop_floor_frac=Decimal(repr(1 + rules.stoploss)),
+        max_stake_quote=risk.max_stake_quote,
+        max_exposure_quote=risk.max_exposure_quote,
+        tradable_ratio=config.tradable_balance_ratio,
+        risk_per_trade_frac=risk.risk_per_trade_frac,
     )
 
 

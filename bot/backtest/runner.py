@@ -100,7 +100,10 @@ class _Run:
             default=Decimal(0),
         )
         limits = self.cfg.limits
-        return (limits.stake_quote - worst) * (1 + limits.fee_frac)
+        stake = limits.least_stake()
+        if stake is None:  # sized from the book: no floor is safe
+            return Decimal(0)
+        return (stake - worst) * (1 + limits.fee_frac)
 
     def _entry_candidates(self) -> tuple[list[int], list[int]]:
         """Ticks at which a pair has an entry signal (and no exit signal), whitelist order within a tick."""

@@ -1,4 +1,6 @@
-"""Entry gates and stake sizing. Pure, so backtest and live reach the same verdict from the same state."""
+"""Entry gates and stake sizing. Pure, so backtest and live reach the same verdict from the same state.
+
+Every refusal carries a reason, shown verbatim in the log and the events table."""
 
 from __future__ import annotations
 
@@ -11,16 +13,27 @@ from bot.exchange.base import Market
 
 @dataclass(frozen=True)
 class EntryLimits:
-    stake_quote: Decimal
+    stake_quote: Decimal | None  # None: "unlimited", the available balance split over the free slots
     max_open_trades: int | None  # None: no limit
     fee_frac: Decimal
     stop_floor_frac: Decimal  # 1 + stoploss: where the initial stop rests, as a ratio of the price
+    max_stake_quote: Decimal | None = None  # risk.max_stake_quote: no single entry above it
+    max_exposure_quote: Decimal | None = None  # risk.max_exposure_quote: open positions at cost, in total
+    tradable_ratio: Decimal = Decimal(1)  # tradable_balance_ratio: the share of the capital the bot may use
+    risk_per_trade_frac: Decimal | None = None  # size so that the stop loses this share of the capital
+
+    def least_stake(self) -> Decimal | None:
+        """The stake every entry uses, when it is fixed (None when it depends on the book)."""
+        if self.stake_quote is None or self.risk_per_trade_frac is not None or self.max_exposure_quote is not None:
+            return None
+        return self.stake_quote if self.max_stake_quote is None else min(self.stake_quote, self.max_stake_quote)
 
 
 @dataclass(frozen=True)
 class Approved:
     amount: Decimal
     cost_quote: Decimal  # what the entry takes from the wallet, fee included
+    stake_quote: Decimal  # what the sizing allowed (the amount is this, rounded down to the lot)
 
 
 @dataclass(frozen=True)
@@ -28,19 +41,59 @@ class Rejected:
     reason: str
 
 
+def committed_quote(book: Book) -> Decimal:
+    """What the open positions cost: the capital already at work."""
+    return sum((p.amount * p.open_rate for p in book.positions), Decimal(0))
+
+
+def stake_for(limits: EntryLimits, *, free_quote: Decimal, committed: Decimal, free_slots: int | None) -> Decimal:
+    """How much quote this entry may spend (before the fee): the configured way of sizing, then the
+    per-entry and total caps, never more than the tradable balance allows."""
+    capital = free_quote + committed
+    available = min(free_quote, capital * limits.tradable_ratio - committed)
+    if limits.risk_per_trade_frac is not None:
+        stop_loss_frac = 1 - limits.stop_floor_frac
+        stake = capital * limits.risk_per_trade_frac / stop_loss_frac if stop_loss_frac > 0 else available
+    elif limits.stake_quote is None:
+        stake = available / (1 + limits.fee_frac) / max(free_slots or 1, 1)
+    else:
+        stake = limits.stake_quote
+    if limits.max_stake_quote is not None:
+        stake = min(stake, limits.max_stake_quote)
+    if limits.max_exposure_quote is not None:
+        stake = min(stake, limits.max_exposure_quote - committed)
+    return max(stake, Decimal(0))
+
+
 def check_entry(
-    book: Book, market: Market, price: Decimal, limits: EntryLimits, *, slots_taken: int, free_quote: Decimal
+    book: Book,
+    market: Market,
+    price: Decimal,
+    limits: EntryLimits,
+    *,
+    slots_taken: int,
+    free_quote: Decimal,
+    committed: Decimal = Decimal(0),
 ) -> Approved | Rejected:
-    """Gate one entry; the reason is shown verbatim in the log and the events table."""
+    """Gate and size one entry."""
     if book.halted_reason is not None:
         return Rejected(f"no new entries: trading {book.halted_reason}")
     if market.symbol in book.busy_pairs:
         return Rejected(f"{market.symbol}: already has a position or a pending order")
     if limits.max_open_trades is not None and slots_taken >= limits.max_open_trades:
         return Rejected(f"max_open_trades={limits.max_open_trades} reached")
+    if limits.stop_floor_frac <= 0:
+        return Rejected("no stoploss (stoploss -1): Kestrel never opens a position it cannot protect")
     if price <= 0:
         return Rejected(f"{market.symbol}: no valid price")
-    amount = market.round_amount_down(limits.stake_quote / price)
+    free_slots = None if limits.max_open_trades is None else limits.max_open_trades - slots_taken
+    stake = stake_for(limits, free_quote=free_quote, committed=committed, free_slots=free_slots)
+    if limits.max_exposure_quote is not None and committed + market.min_notional > limits.max_exposure_quote:
+        return Rejected(
+            f"{market.symbol}: open positions cost {committed:.8f} {market.quote}; "
+            f"risk.max_exposure_quote {limits.max_exposure_quote} leaves no room for another"
+        )
+    amount = market.round_amount_down(stake / price)
     if amount <= 0 or amount < market.min_amount:
         return Rejected(f"{market.symbol}: stake buys {amount}, below the minimum amount {market.min_amount}")
     if amount * price < market.min_notional:
@@ -52,6 +105,12 @@ def check_entry(
             f"{market.quote}, below the exchange minimum {market.min_notional}; raise stake_amount"
         )
     cost = amount * price * (1 + limits.fee_frac)
-    if cost > free_quote:
-        return Rejected(f"{market.symbol}: needs {cost:.8f} {market.quote}, free {free_quote:.8f}")
-    return Approved(amount, cost)
+    available = min(free_quote, (free_quote + committed) * limits.tradable_ratio - committed)
+    if cost > available:
+        if limits.tradable_ratio == 1:
+            return Rejected(f"{market.symbol}: needs {cost:.8f} {market.quote}, free {free_quote:.8f}")
+        return Rejected(
+            f"{market.symbol}: needs {cost:.8f} {market.quote}, {max(available, 0):.8f} available under "
+            f"tradable_balance_ratio {limits.tradable_ratio}"
+        )
+    return Approved(amount, cost, stake)

@@ -147,3 +147,24 @@ async def test_partial_fills_slippage_and_limit_orders(tmp_path: Path) -> None:
     assert any(o.filled < o.amount for o in take_profits), "no take-profit was cut short after a partial fill"
     entries = [o for o in stored.orders if o.purpose == "entry" and o.filled > 0]
     assert entries and all(o.type == "limit" for o in entries)
+
+
+async def test_stakes_sized_from_the_book(tmp_path: Path) -> None:
+    """Stakes that depend on the book ("unlimited" over the free slots, under a tradable ratio and an
+    exposure cap): the backtester must see the same free balance and capital at work as the daemon."""
+    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    generated_candles(tmp_path / "candles", pairs, n=360, seed=11)
+    path = parity_config(
+        tmp_path,
+        tmp_path / "candles",
+        "QuickMomentum",
+        pairs,
+        max_open_trades=3,
+        stake_amount="unlimited",
+        tradable_balance_ratio=0.9,
+        risk={"max_exposure_quote": 700},
+    )
+    await compare(path, tmp_path / "candles")
+    stored = await read_back(path)
+    stakes = {t.stake_quote for t in stored.trades}
+    assert len(stakes) > 3, "every stake was the same: the sizing did not depend on the book"

@@ -44,8 +44,24 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c.update(stake_amount=-5), "stake_amount: Input should be greater than 0"),
-        (lambda c: c.update(stake_amount="lots"), "stake_amount: Input should be a valid decimal"),
+        (lambda c: c.update(stake_amount=-5), 'stake_amount: -5 is neither a positive amount nor "unlimited"'),
+        (lambda c: c.update(stake_amount="all"), "stake_amount: 'all' is neither a positive amount nor \"unlimited\""),
+        (
+            lambda c: c.update(stake_amount="unlimited", max_open_trades=-1),
+            'max_open_trades: -1 (no limit) cannot go with stake_amount "unlimited", which splits the balance over it',
+        ),
+        (
+            lambda c: c.update(tradable_balance_ratio=1.5),
+            "tradable_balance_ratio: Input should be less than or equal to 1",
+        ),
+        (
+            lambda c: c.update(risk={"risk_per_trade_frac": 0}),
+            "risk.risk_per_trade_frac: Input should be greater than 0",
+        ),
+        (
+            lambda c: c.update(stake_amount="lots"),
+            "stake_amount: 'lots' is neither a positive amount nor \"unlimited\"",
+        ),
         (lambda c: c.update(stake_amout=10), "stake_amout: unknown key (check the spelling)"),
         (lambda c: c.update(max_open_trades=0), "max_open_trades: must be at least 1, or -1 for no limit"),
         (
@@ -122,14 +138,14 @@ def test_missing_file_invalid_json_and_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_freqtrade_keys_without_meaning_here_are_ignored_with_a_warning(tmp_path: Path) -> None:
-    cfg = base_config(tmp_path, tradable_balance_ratio=0.99, entry_pricing={"price_side": "same"})
+    cfg = base_config(tmp_path, protections=[], entry_pricing={"price_side": "same"})
     cfg["exchange"]["pair_blacklist"] = []
     path = tmp_path / "ft.json"
     path.write_text(json.dumps(cfg))
     _, warnings = load_config(path)
     assert warnings == [
         "ignored freqtrade key 'entry_pricing' (no meaning in Kestrel yet)",
-        "ignored freqtrade key 'tradable_balance_ratio' (no meaning in Kestrel yet)",
+        "ignored freqtrade key 'protections' (no meaning in Kestrel yet)",
         "ignored freqtrade key 'exchange.pair_blacklist' (no meaning in Kestrel yet)",
     ]
 
