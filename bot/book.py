@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from bot.risk.protections import Lock
+
 
 @dataclass(frozen=True)
 class Position:
@@ -27,6 +29,7 @@ class Book:
     free_quote: Decimal
     halted_reason: str | None = None
     closed_this_candle: frozenset[str] = field(default_factory=frozenset)
+    locks: tuple[Lock, ...] = ()  # protections in force: no entry on a locked pair
 
     def position(self, pair: str) -> Position | None:
         for p in self.positions:

@@ -33,7 +33,6 @@ FREQTRADE_IGNORED_KEYS = frozenset(
         "force_entry_enable",
         "order_time_in_force",
         "edge",
-        "protections",
         "position_adjustment_enable",
         "max_entry_position_adjustment",
         "amend_last_stake_amount",
@@ -149,6 +148,26 @@ class RiskConfig(_Section):
     risk_per_trade_frac: Decimal | None = Field(default=None, gt=0, lt=1)
 
 
+class ProtectionConfig(_Section):
+    """One entry of `protections`, written as freqtrade writes it; durations in candles or minutes."""
+
+    method: Literal["CooldownPeriod", "StoplossGuard", "LowProfitPairs", "MaxDrawdown"]
+    stop_duration_candles: int | None = Field(default=None, ge=1)
+    stop_duration: float | None = Field(default=None, gt=0)  # minutes
+    lookback_period_candles: int | None = Field(default=None, ge=1)
+    lookback_period: float | None = Field(default=None, gt=0)  # minutes
+    trade_limit: int = Field(default=1, ge=1)
+    only_per_pair: bool | None = None  # default: per pair for CooldownPeriod and LowProfitPairs
+    required_profit: float = 0.0
+    max_allowed_drawdown: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_duration(self) -> ProtectionConfig:
+        if (self.stop_duration_candles is None) == (self.stop_duration is None):
+            raise ValueError(f"{self.method}: give stop_duration_candles or stop_duration (minutes), one of them")
+        return self
+
+
 class TelegramConfig(_Section):
     """Placeholder until the Telegram issue: only the switch and the credentials are read."""
 
@@ -210,6 +229,7 @@ class Config(_Section):
     unfilledtimeout: UnfilledTimeoutConfig = Field(default_factory=UnfilledTimeoutConfig)
     paper_fills: PaperFillsConfig = Field(default_factory=PaperFillsConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    protections: list[ProtectionConfig] = Field(default_factory=list)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

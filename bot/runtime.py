@@ -33,6 +33,7 @@ from bot.trading_rules import (
     fill_model_for,
     limits_for,
     policy_for,
+    protections_for,
     rules_for,
     timeframe_for,
 )
@@ -135,6 +136,7 @@ async def build_runtime(
         prefix=prefix,
         books_are_ours=config.venue_state_path is not None,
         equity=EquityWatch(repo, equity_limits_for(config), config.risk.on_breach),
+        protections=protections_for(config, tf_ms),
     )
     return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
 

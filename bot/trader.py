@@ -25,6 +25,7 @@ from bot.orders.flatten import flatten
 from bot.orders.holdings import HeldTrade, HoldingGap, holdings_gaps
 from bot.orders.reconcile import ReconcileReport, adopt_orphans, refresh_orders
 from bot.risk.exits import ExitRules
+from bot.risk.protections import ClosedTrade, Lock, Protection, active_locks
 from bot.risk.sizing import EntryLimits
 from bot.risk.trading_state import Mode, TradingState
 from bot.store.repo import Repo
@@ -63,6 +64,7 @@ class Trader:
         prefix: str,
         books_are_ours: bool,
         equity: EquityWatch,
+        protections: Sequence[Protection] = (),
     ) -> None:
         self._venue = venue
         self._repo = repo
@@ -79,6 +81,7 @@ class Trader:
         self._prefix = prefix
         self._books_are_ours = books_are_ours
         self._equity = equity
+        self._protections = tuple(protections)
         self._reported_errors: dict[str, str] = {}
         self._last_state: TradingState | None = None
 
@@ -166,6 +169,7 @@ class Trader:
         state = await self._trading_state()  # a pause or a kill may have come in during this tick
         if not state.allows_entries:
             book = replace(book, halted_reason=state.describe())
+        book = replace(book, locks=await self._locks(now_ms))
         entries, skipped = plan_entries(
             book,
             signals,
@@ -206,6 +210,24 @@ class Trader:
                 log("{}", status_line(state))
             self._last_state = state
         return state
+
+    async def _locks(self, now_ms: int) -> tuple[Lock, ...]:
+        """The protections' locks from the closed trades (the backtester's own function); each new
+        one is stored and announced once."""
+        if not self._protections:
+            return ()
+        closed = [
+            ClosedTrade(t.pair, t.close_ms, t.profit_ratio or Decimal(0), t.exit_reason or "")
+            for t in await self._repo.trades()
+            if t.status == "closed" and t.close_ms is not None
+        ]
+        locks = active_locks(closed, self._protections, now_ms)
+        for lock in locks:
+            if await self._repo.record_lock(lock.pair, lock.until_ms, lock.reason, now_ms):
+                text = f"{lock.pair or 'every pair'} locked until {iso_ms(lock.until_ms)}: {lock.reason}"
+                logger.warning("{}", text)
+                await self._repo.add_event("pair_locked", text, ts_ms=now_ms, pair=lock.pair)
+        return locks
 
     async def _halted_tick(self, state: TradingState, now_ms: int) -> TickReport:
         """The kill switch: flatten until flat, then no order at all; the journal still follows the

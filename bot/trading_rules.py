@@ -12,6 +12,7 @@ from bot.exchange.fills import FillModel
 from bot.orders.policy import OrderPolicy
 from bot.risk.equity import EquityLimits
 from bot.risk.exits import ExitRules, exit_rules
+from bot.risk.protections import Protection
 from bot.risk.sizing import EntryLimits
 from bot.strategy.base import Strategy
 
@@ -60,6 +61,26 @@ def fill_model_for(config: Config) -> FillModel:
 def equity_limits_for(config: Config) -> EquityLimits:
     risk = config.risk
     return EquityLimits(risk.daily_loss_limit_frac, risk.max_drawdown_frac, risk.max_losing_streak)
+
+
+def protections_for(config: Config, tf_ms: int) -> tuple[Protection, ...]:
+    def ms(candles: int | None, minutes: float | None) -> int:
+        return candles * tf_ms if candles is not None else int((minutes or 0) * 60_000)
+
+    return tuple(
+        Protection(
+            method=p.method,
+            duration_ms=ms(p.stop_duration_candles, p.stop_duration),
+            lookback_ms=ms(p.lookback_period_candles, p.lookback_period),
+            trade_limit=p.trade_limit,
+            per_pair=p.only_per_pair
+            if p.only_per_pair is not None
+            else p.method in ("CooldownPeriod", "LowProfitPairs"),
+            required_profit=Decimal(repr(p.required_profit)),
+            max_drawdown=Decimal(repr(p.max_allowed_drawdown)),
+        )
+        for p in config.protections
+    )
 
 
 def policy_for(config: Config) -> OrderPolicy:

@@ -23,7 +23,14 @@ from bot.config import Config
 from bot.errors import ConfigError
 from bot.strategy.base import Strategy
 from bot.timeframes import timeframe_ms
-from bot.trading_rules import fill_model_for, limits_for, policy_for, rules_for, timeframe_for
+from bot.trading_rules import (
+    fill_model_for,
+    limits_for,
+    policy_for,
+    protections_for,
+    rules_for,
+    timeframe_for,
+)
 
 TRADE_COLUMNS = REQUIRED_COLUMNS  # trades.csv has exactly the columns the metrics read
 CAUSALITY_CANDLES = 3000
@@ -57,6 +64,7 @@ def settings_for(config: Config, strategy: Strategy, tf_ms: int) -> BacktestSett
         tf_ms=tf_ms,
         policy=policy_for(config),
         fills=fill_model_for(config),
+        protections=protections_for(config, tf_ms),
     )
 
 

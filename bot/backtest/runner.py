@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -25,6 +25,7 @@ from bot.exchange.fills import FillModel, candle_price, fee_quote, is_marketable
 from bot.ledger import ENTRY, EXIT, JournalOrder
 from bot.orders.policy import OrderPolicy
 from bot.risk.exits import ExitRules
+from bot.risk.protections import ClosedTrade, Lock, Protection, active_locks
 from bot.risk.sizing import EntryLimits
 from bot.strategy.guard import PairSignal
 from bot.timeframes import ceil_ms
@@ -40,6 +41,7 @@ class BacktestSettings:
     tf_ms: int
     policy: OrderPolicy = field(default_factory=OrderPolicy)  # only its order types are read
     fills: FillModel = field(default_factory=FillModel)
+    protections: tuple[Protection, ...] = ()
 
 
 @dataclass
@@ -183,7 +185,7 @@ class _Run:
         if prices:  # without a priced entry signal the entry plan is empty
             closed_now = frozenset(pair for pair, ms in st.closed_at.items() if ms >= now)
             entries, _ = plan_entries(
-                self._book(None, closed_now),
+                replace(self._book(None, closed_now), locks=self._locks(now)),
                 signals,
                 whitelist=self.whitelist,
                 prices=prices,
@@ -368,6 +370,11 @@ class _Run:
         """The first tick at or after `ts_ms` (ticks fall on candle boundaries)."""
         offset = series.first_ms % self.tf
         return ceil_ms(ts_ms - offset, self.tf) + offset
+
+    def _locks(self, now: int) -> tuple[Lock, ...]:
+        """The protections' locks, from the trades closed so far, as the daemon finds them."""
+        closed = (ClosedTrade(t.pair, t.close_ms, t.profit_ratio, t.exit_reason) for t in self.state.trades)
+        return active_locks(closed, self.cfg.protections, now)
 
     def _position(self, pos: _Position) -> Position:
         return Position(

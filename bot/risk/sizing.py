@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.book import Book
+from bot.clock import iso_ms
 from bot.exchange.base import Market
+from bot.risk.protections import entry_lock
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ def check_entry(
     """Gate and size one entry."""
     if book.halted_reason is not None:
         return Rejected(f"no new entries: trading {book.halted_reason}")
+    lock = entry_lock(book.locks, market.symbol)
+    if lock is not None:
+        return Rejected(f"{market.symbol}: locked until {iso_ms(lock.until_ms)} by {lock.reason}")
     if market.symbol in book.busy_pairs:
         return Rejected(f"{market.symbol}: already has a position or a pending order")
     if limits.max_open_trades is not None and slots_taken >= limits.max_open_trades:

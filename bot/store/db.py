@@ -72,7 +72,7 @@ async def _check_version(engine: AsyncEngine, path: Path, *, create: bool) -> No
 # Each step brings a database from the version before it, in one transaction with the version bump.
 _MIGRATIONS = {
     2: ["ALTER TABLE orders ADD COLUMN fee_base VARCHAR NOT NULL DEFAULT '0'"],
-    3: [],  # a new table only: create_all made it
+    3: [],  # new tables only (equity, locks): create_all made them
 }
 
 

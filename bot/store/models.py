@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3  # 2: orders.fee_base; 3: the equity table
+SCHEMA_VERSION = 3  # 2: orders.fee_base; 3: the equity and locks tables
 
 
 class SchemaVersionRow(SQLModel, table=True):
@@ -95,3 +95,14 @@ class EquityRow(SQLModel, table=True):
     ts_ms: int = Field(index=True)
     equity: str
     quote: str
+
+
+class LockRow(SQLModel, table=True):
+    """A protection's lock as it was first seen in force: no entries on `pair` ("*": all) until then."""
+
+    __tablename__ = "locks"
+    id: int | None = Field(default=None, primary_key=True)
+    pair: str = Field(index=True)
+    until_ms: int
+    reason: str
+    created_ms: int

@@ -17,7 +17,7 @@ from bot.book import Book, Position
 from bot.clock import Clock
 from bot.exchange.base import OrderRequest, OrderState
 from bot.ledger import ENTRY, STOP, TAKE_PROFIT, JournalOrder, derive_trade
-from bot.store.models import EquityRow, EventRow, KeyValueRow, OrderRow, TradeRow
+from bot.store.models import EquityRow, EventRow, KeyValueRow, LockRow, OrderRow, TradeRow
 
 LIVE_TRADE_STATUSES = ("opening", "open", "closing")
 
@@ -294,6 +294,17 @@ class Repo:
         async with self._session() as s:
             rows = (await s.exec(select(EquityRow).order_by(desc(col(EquityRow.id))).limit(limit))).all()
             return [(r.ts_ms, Decimal(r.equity)) for r in rows]
+
+    async def record_lock(self, pair: str | None, until_ms: int, reason: str, now_ms: int) -> bool:
+        """Store a lock the first time it is seen; True when it is new."""
+        key = pair or "*"
+        async with self._session() as s:
+            query = select(LockRow).where(LockRow.pair == key, LockRow.until_ms == until_ms, LockRow.reason == reason)
+            if (await s.exec(query)).first() is not None:
+                return False
+            s.add(LockRow(pair=key, until_ms=until_ms, reason=reason, created_ms=now_ms))
+            await s.commit()
+            return True
 
     async def set_state(self, values: dict[str, Any]) -> None:
         rows = [{"key": key, "value": json.dumps(value)} for key, value in values.items()]

@@ -169,3 +169,27 @@ async def test_stakes_sized_from_the_book(tmp_path: Path) -> None:
     stored = await read_back(path)
     stakes = {t.stake_quote for t in stored.trades}
     assert len(stakes) > 3, "every stake was the same: the sizing did not depend on the book"
+
+
+async def test_protections_lock_the_same_pairs(tmp_path: Path) -> None:
+    """Cooldowns, a stoploss guard over every pair and low-profit locks: computed from the closed
+    trades by one function, the daemon and the backtester must keep the same pairs out."""
+    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
+    path = parity_config(
+        tmp_path,
+        tmp_path / "candles",
+        "QuickMomentum",
+        pairs,
+        max_open_trades=3,
+        protections=[
+            {"method": "CooldownPeriod", "stop_duration_candles": 4},
+            {"method": "StoplossGuard", "lookback_period_candles": 24, "trade_limit": 1, "stop_duration": 30},
+            {"method": "LowProfitPairs", "lookback_period_candles": 36, "trade_limit": 2, "stop_duration_candles": 12},
+        ],
+    )
+    await compare(path, tmp_path / "candles")
+    stored = await read_back(path)
+    locked = [e.message for e in stored.events if e.kind == "pair_locked"]
+    for method in ("CooldownPeriod", "StoplossGuard", "LowProfitPairs"):
+        assert any(method in m for m in locked), f"no {method} lock: the fixture proves nothing about it"

@@ -59,6 +59,15 @@ def _bad(tmp_path: Path, mutate: Any) -> str:
             "risk.risk_per_trade_frac: Input should be greater than 0",
         ),
         (
+            lambda c: c.update(protections=[{"method": "CooldownPeriod"}]),
+            "protections.0: CooldownPeriod: give stop_duration_candles or stop_duration (minutes), one of them",
+        ),
+        (
+            lambda c: c.update(protections=[{"method": "Cooldown", "stop_duration": 5}]),
+            "protections.0.method: Input should be "
+            "'CooldownPeriod', 'StoplossGuard', 'LowProfitPairs' or 'MaxDrawdown'",
+        ),
+        (
             lambda c: c.update(stake_amount="lots"),
             "stake_amount: 'lots' is neither a positive amount nor \"unlimited\"",
         ),
@@ -138,14 +147,14 @@ def test_missing_file_invalid_json_and_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_freqtrade_keys_without_meaning_here_are_ignored_with_a_warning(tmp_path: Path) -> None:
-    cfg = base_config(tmp_path, protections=[], entry_pricing={"price_side": "same"})
+    cfg = base_config(tmp_path, pairlists=[], entry_pricing={"price_side": "same"})
     cfg["exchange"]["pair_blacklist"] = []
     path = tmp_path / "ft.json"
     path.write_text(json.dumps(cfg))
     _, warnings = load_config(path)
     assert warnings == [
         "ignored freqtrade key 'entry_pricing' (no meaning in Kestrel yet)",
-        "ignored freqtrade key 'protections' (no meaning in Kestrel yet)",
+        "ignored freqtrade key 'pairlists' (no meaning in Kestrel yet)",
         "ignored freqtrade key 'exchange.pair_blacklist' (no meaning in Kestrel yet)",
     ]
 
