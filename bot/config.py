@@ -8,10 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.clock import parse_iso_ms
+from bot.config_section import Section
 from bot.errors import ConfigError
+from bot.risk_config import ProtectionConfig, RiskConfig
 from bot.timeframes import timeframe_s
 
 # freqtrade keys Kestrel accepts and ignores, so a freqtrade config loads with a warning instead of
@@ -62,10 +64,6 @@ FREQTRADE_IGNORED_EXCHANGE_KEYS = frozenset(
 )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
     """Relative paths are taken from the config file's folder, so `kestrel status` run from any
     directory finds the same database as the daemon."""
@@ -75,7 +73,7 @@ def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
     return (Path(base) / value).resolve() if base else value
 
 
-class ExchangeConfig(_Section):
+class ExchangeConfig(Section):
     name: str = "simulated"
     pair_whitelist: list[str] = Field(min_length=1)
     ccxt_config: dict[str, Any] = Field(default_factory=dict)
@@ -95,7 +93,7 @@ class ExchangeConfig(_Section):
         return pairs
 
 
-class OrderTypesConfig(_Section):
+class OrderTypesConfig(Section):
     """How entries and exits are sent. A limit order is priced at the last price: on Kestrel's own
     venues (simulated, paper, backtest) it trades at once, as a market order would; on a real
     exchange it may rest, and `unfilledtimeout` decides how long. Stops always sell at market."""
@@ -112,7 +110,7 @@ class OrderTypesConfig(_Section):
     stoploss_on_exchange_limit_ratio: float = 0.99
 
 
-class UnfilledTimeoutConfig(_Section):
+class UnfilledTimeoutConfig(Section):
     """How long an entry or exit order may stay unfilled before it is cancelled. A cancelled entry
     keeps what filled; a cancelled exit leaves the position open for the rules to exit again, and
     after `exit_timeout_count` cancelled exits (0: never) the position is sold at market."""
@@ -127,7 +125,7 @@ class UnfilledTimeoutConfig(_Section):
         return int(value * (60_000 if self.unit == "minutes" else 1000))
 
 
-class PaperFillsConfig(_Section):
+class PaperFillsConfig(Section):
     """How paper orders fill on Kestrel's own venues (simulated market, dry-run, backtest); a live
     exchange fills as it fills. The defaults fill every touched order whole at its price, as
     freqtrade's backtests do."""
@@ -136,39 +134,7 @@ class PaperFillsConfig(_Section):
     volume_share: Decimal | None = Field(default=None, gt=0, le=1)  # of a candle's volume a resting limit takes
 
 
-class RiskConfig(_Section):
-    """Equity breakers (off unless set); a trip pauses or halts trading as `on_breach` says."""
-
-    daily_loss_limit_frac: Decimal | None = Field(default=None, gt=0, lt=1)
-    max_drawdown_frac: Decimal | None = Field(default=None, gt=0, lt=1)
-    max_losing_streak: int | None = Field(default=None, ge=1)
-    on_breach: Literal["pause", "halt"] = "pause"
-    max_stake_quote: Decimal | None = Field(default=None, gt=0)
-    max_exposure_quote: Decimal | None = Field(default=None, gt=0)
-    risk_per_trade_frac: Decimal | None = Field(default=None, gt=0, lt=1)
-
-
-class ProtectionConfig(_Section):
-    """One entry of `protections`, written as freqtrade writes it; durations in candles or minutes."""
-
-    method: Literal["CooldownPeriod", "StoplossGuard", "LowProfitPairs", "MaxDrawdown"]
-    stop_duration_candles: int | None = Field(default=None, ge=1)
-    stop_duration: float | None = Field(default=None, gt=0)  # minutes
-    lookback_period_candles: int | None = Field(default=None, ge=1)
-    lookback_period: float | None = Field(default=None, gt=0)  # minutes
-    trade_limit: int = Field(default=1, ge=1)
-    only_per_pair: bool | None = None  # default: per pair for CooldownPeriod and LowProfitPairs
-    required_profit: float = 0.0
-    max_allowed_drawdown: float = Field(default=0.0, ge=0)
-
-    @model_validator(mode="after")
-    def _one_duration(self) -> ProtectionConfig:
-        if (self.stop_duration_candles is None) == (self.stop_duration is None):
-            raise ValueError(f"{self.method}: give stop_duration_candles or stop_duration (minutes), one of them")
-        return self
-
-
-class TelegramConfig(_Section):
+class TelegramConfig(Section):
     """Placeholder until the Telegram issue: only the switch and the credentials are read."""
 
     enabled: bool = False
@@ -176,7 +142,7 @@ class TelegramConfig(_Section):
     chat_id: str = ""
 
 
-class SimulatedConfig(_Section):
+class SimulatedConfig(Section):
     seed: int = 42
     speed: float = Field(default=120.0, gt=0, le=10_000_000)
     start: str | None = None  # market time of the first tick; default 2025-01-01, or the replay's start
@@ -203,7 +169,7 @@ class SimulatedConfig(_Section):
         return text
 
 
-class Config(_Section):
+class Config(Section):
     strategy: str | None = None  # required by `kestrel trade`; `kestrel backtest --strategy` may give it
     strategy_path: Path = Path("strategies")
     dry_run: bool = True

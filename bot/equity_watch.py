@@ -15,7 +15,7 @@ from bot.book import Book
 from bot.risk import trading_state as ts
 from bot.risk.equity import EquityLimits, EquityMarks, equity_breaches, equity_of, losing_streak, roll_marks
 from bot.store.repo import Repo
-from bot.store.trading_control import change_trading_state, read_trading_state
+from bot.store.trading_control import change_trading_state
 
 MARKS_KEY = "equity_marks"
 DAILY = "breaker:daily_loss"
@@ -27,14 +27,17 @@ class EquityWatch:
         self._limits = limits
         self._on_breach = on_breach
 
-    async def check(self, book: Book, quote_total: Decimal, prices: Mapping[str, Decimal], now_ms: int) -> Decimal:
-        """Sample, store, and trip or lift as the limits say. Returns the equity."""
+    async def check(
+        self, state: ts.TradingState, book: Book, quote_total: Decimal, prices: Mapping[str, Decimal], now_ms: int
+    ) -> Decimal:
+        """Move the marks, and trip or lift as the limits say (`state`: the tick's trading state).
+        Returns the equity, which the tick stores with its wallet snapshot."""
         equity = equity_of(quote_total, book.positions, prices)
-        await self._repo.add_equity(now_ms, equity, quote_total)
-        state = await read_trading_state(self._repo)
         person_resumed = state.mode is ts.Mode.RUNNING and state.by in ts.PEOPLE
-        marks = roll_marks(await self._marks(), equity, now_ms, state.since_ms if person_resumed else 0)
-        await self._repo.set_state({MARKS_KEY: _marks_json(marks)})
+        before = await self._marks()
+        marks = roll_marks(before, equity, now_ms, state.since_ms if person_resumed else 0)
+        if marks != before:
+            await self._repo.set_state({MARKS_KEY: _marks_json(marks)})
         if state.mode is ts.Mode.PAUSED and state.by == DAILY and marks.day_ms > state.since_ms:
             await change_trading_state(self._repo, partial(ts.resume, by=DAILY, now_ms=now_ms), ts_ms=now_ms)
             logger.info("a new UTC day: the daily loss limit's pause is lifted")

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.breaker_board import BreakerBoard
 from bot.clock import Clock, SteppedClock, SystemClock, parse_iso_ms
 from bot.config import Config
 from bot.equity_watch import EquityWatch
 from bot.exchange.base import Exchange, Market
 from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCandles
+from bot.exchange.monitored import MonitoredExchange
 from bot.exchange.sim_markets import generated_market, replay_market
 from bot.exchange.simulated import SimulatedExchange
 from bot.market_data import CandleCache
@@ -32,6 +34,7 @@ from bot.trading_rules import (
     fee_for,
     fill_model_for,
     limits_for,
+    machinery_limits_for,
     policy_for,
     protections_for,
     rules_for,
@@ -108,6 +111,9 @@ async def build_runtime(
             await venue.close()
         await engine.dispose()
         raise
+    machinery = machinery_limits_for(config)
+    monitored = MonitoredExchange(venue, wall, machinery.errors)  # every call timed, failures counted
+    venue = monitored
     repo = Repo(engine, wall, lot_steps={pair: markets[pair].amount_step for pair in managed if pair in markets})
     rules = rules_for(config, strategy)
     prefix = client_id_prefix(config.bot_name)
@@ -137,6 +143,7 @@ async def build_runtime(
         books_are_ours=config.venue_state_path is not None,
         equity=EquityWatch(repo, equity_limits_for(config), config.risk.on_breach),
         protections=protections_for(config, tf_ms),
+        board=BreakerBoard(repo, monitored, machinery, tf_ms, wall),
     )
     return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
 

@@ -12,6 +12,7 @@ import pandas as pd
 from loguru import logger
 
 from bot.book import Book
+from bot.breaker_board import BreakerBoard
 from bot.candles import dates_ms
 from bot.clock import iso_ms
 from bot.engine import plan_entries, plan_exits, plan_protections
@@ -65,6 +66,7 @@ class Trader:
         books_are_ours: bool,
         equity: EquityWatch,
         protections: Sequence[Protection] = (),
+        board: BreakerBoard | None = None,
     ) -> None:
         self._venue = venue
         self._repo = repo
@@ -82,6 +84,7 @@ class Trader:
         self._books_are_ours = books_are_ours
         self._equity = equity
         self._protections = tuple(protections)
+        self._board = board
         self._reported_errors: dict[str, str] = {}
         self._last_state: TradingState | None = None
 
@@ -143,6 +146,8 @@ class Trader:
             await self._repo.add_event("balance_gap_resolved", "entries resume", ts_ms=now_ms)
 
     async def tick(self, now_ms: int) -> TickReport:
+        if self._board is not None:
+            await self._board.check_venue(now_ms)
         state = await self._trading_state()
         await self._refresh_markets()
         await refresh_orders(self._venue, self._repo, now_ms)
@@ -153,10 +158,13 @@ class Trader:
             return await self._halted_tick(state, now_ms)
         await self._executor.cancel_stale(now_ms)
         frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
+        if self._board is not None:
+            await self._board.check_candles(frames, now_ms)
         signals = await self._signals(frames, now_ms)
         book = await self._book()
         await self._track_highs(book, frames)
-        await self._equity.check(book, await self._quote_total(), self._last_prices(book, frames), now_ms)
+        quote_total = await self._quote_total()
+        equity = await self._equity.check(state, book, quote_total, self._last_prices(book, frames), now_ms)
 
         exits = plan_exits(book, signals, self._rules)
         for exit_intent in exits:
@@ -190,7 +198,7 @@ class Trader:
         for intent in protections:
             await self._executor.protect(intent, now_ms)
 
-        await self._snapshot(now_ms)
+        await self._snapshot(now_ms, (now_ms, equity, quote_total))
         return TickReport(
             now_ms,
             len(signals),
@@ -238,8 +246,9 @@ class Trader:
                 logger.warning("kill switch: {}; no orders until `kestrel resume`", report.describe())
                 await mark_flattened(self._repo, ts_ms=now_ms, message=report.describe())
         book = await self._book()
-        await self._equity.check(book, await self._quote_total(), {}, now_ms)
-        await self._snapshot(now_ms)
+        quote_total = await self._quote_total()
+        equity = await self._equity.check(state, book, quote_total, {}, now_ms)
+        await self._snapshot(now_ms, (now_ms, equity, quote_total))
         return TickReport(now_ms, 0, 0, 0, 0, (), len(book.positions))
 
     async def _refresh_markets(self) -> None:
@@ -325,12 +334,13 @@ class Trader:
         closed = frozenset() if closed_since_ms is None else await self._repo.closed_pairs_since(closed_since_ms)
         return await self._repo.book(free, closed)
 
-    async def _snapshot(self, now_ms: int) -> None:
+    async def _snapshot(self, now_ms: int, equity: tuple[int, Decimal, Decimal]) -> None:
         balances = await self._venue.balances()
         await self._repo.set_state(
             {
                 "last_tick_ms": now_ms,
                 "rate_limited": getattr(self._venue, "rate_limited", 0),  # 429/418 answers met (ccxt venues)
                 "balances": {asset: [str(b.free), str(b.used)] for asset, b in balances.items() if b.total > 0},
-            }
+            },
+            equity=equity,
         )

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.breaker_board import MachineryLimits
 from bot.config import Config
 from bot.exchange.base import OrderType
 from bot.exchange.fills import FillModel
 from bot.orders.policy import OrderPolicy
+from bot.risk.circuit import ErrorBreakerConfig
 from bot.risk.equity import EquityLimits
 from bot.risk.exits import ExitRules, exit_rules
 from bot.risk.protections import Protection
@@ -80,6 +82,16 @@ def protections_for(config: Config, tf_ms: int) -> tuple[Protection, ...]:
             max_drawdown=Decimal(repr(p.max_allowed_drawdown)),
         )
         for p in config.protections
+    )
+
+
+def machinery_limits_for(config: Config) -> MachineryLimits:
+    risk = config.risk
+    errors = ErrorBreakerConfig(
+        risk.max_exchange_errors, int(risk.exchange_error_window_s * 1000), int(risk.exchange_error_cooldown_s * 1000)
+    )
+    return MachineryLimits(
+        errors, risk.stale_candles, risk.max_latency_ms, risk.volatility_brake_k, risk.volatility_lookback
     )
 
 

@@ -284,11 +284,6 @@ class Repo:
             rows = (await s.exec(query.order_by(desc(col(EventRow.id))).limit(limit))).all()
             return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message) for r in rows]
 
-    async def add_equity(self, ts_ms: int, equity: Decimal, quote: Decimal) -> None:
-        async with self._session() as s:
-            s.add(EquityRow(ts_ms=ts_ms, equity=str(equity), quote=str(quote)))
-            await s.commit()
-
     async def equity_samples(self, *, limit: int = 1000) -> list[tuple[int, Decimal]]:
         """Newest first."""
         async with self._session() as s:
@@ -306,12 +301,17 @@ class Repo:
             await s.commit()
             return True
 
-    async def set_state(self, values: dict[str, Any]) -> None:
+    async def set_state(self, values: dict[str, Any], *, equity: tuple[int, Decimal, Decimal] | None = None) -> None:
+        """Upsert named facts; with `equity` (time, equity, quote) also one equity sample, in the same
+        commit (one fsync per tick, not two)."""
         rows = [{"key": key, "value": json.dumps(value)} for key, value in values.items()]
         upsert = sqlite_insert(KeyValueRow).values(rows)
         upsert = upsert.on_conflict_do_update(index_elements=["key"], set_={"value": upsert.excluded.value})
         async with self._session() as s:
             await s.exec(upsert)
+            if equity is not None:
+                ts_ms, value, quote = equity
+                s.add(EquityRow(ts_ms=ts_ms, equity=str(value), quote=str(quote)))
             await s.commit()
 
     async def get_state(self, key: str) -> Any:

@@ -100,7 +100,7 @@ async def test_generated_candles(tmp_path: Path) -> None:
     """The defaults with SmaCross (a fixed ROI, exit signals); QuickMomentum's ROI ladder and trailing
     stop run with the defaults in test_stakes_sized_from_the_book, and with thin books below."""
     pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=360, seed=11)
+    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
     path = parity_config(tmp_path, tmp_path / "candles", "SmaCross", pairs, max_open_trades=3)
     await compare(path, tmp_path / "candles")
 
@@ -132,7 +132,7 @@ async def test_partial_fills_slippage_and_limit_orders(tmp_path: Path) -> None:
     several candles and a stop or a new trailing level may sell the rest; market orders slip, limit
     orders are priced at the last price. The backtester must still take the daemon's trades."""
     pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=360, seed=11)
+    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
     path = parity_config(
         tmp_path,
         tmp_path / "candles",
@@ -154,7 +154,7 @@ async def test_stakes_sized_from_the_book(tmp_path: Path) -> None:
     """Stakes that depend on the book ("unlimited" over the free slots, under a tradable ratio and an
     exposure cap): the backtester must see the same free balance and capital at work as the daemon."""
     pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=360, seed=11)
+    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
     path = parity_config(
         tmp_path,
         tmp_path / "candles",
