@@ -26,6 +26,7 @@ from tests.conftest import candle_frame, write_candles
 from tests.fakes.binance_http import FakeBinance
 from tests.fakes.binance_trading import TradingDesk
 from tests.integration.harness import read_back, run_daemon
+from tests.integration.strategies import enter_on_777
 from tests.integration.test_ccxt_adapter import venue_for
 
 ERRORS = ErrorBreakerConfig(max_errors=2, window_ms=60_000, cooldown_ms=300)
@@ -101,19 +102,7 @@ async def test_a_persons_pause_is_not_lifted_by_a_recovering_breaker(fake: FakeB
         await engine.dispose()
 
 
-ENTER_ON_777 = """
-from bot.strategy import Strategy
-
-
-class EnterOn777(Strategy):
-    timeframe = "5m"
-    minimal_roi = {}
-    stoploss = -0.5
-
-    def populate_entry_trend(self, df, metadata):
-        df.loc[df["volume"] == 777, "enter_long"] = 1
-        return df
-"""
+ENTER_ON_777 = enter_on_777(-0.5)
 
 
 async def test_the_volatility_brake_skips_entries_while_a_candle_is_wild(tmp_path: Path, write_config: Any) -> None:

@@ -12,20 +12,9 @@ import pytest
 from bot.cli import main
 from tests.conftest import candle_frame, write_candles
 from tests.integration.harness import read_back, run_daemon
+from tests.integration.strategies import enter_on_777
 
-ENTER_ON_777 = """
-from bot.strategy import Strategy
-
-
-class EnterOn777(Strategy):
-    timeframe = "5m"
-    minimal_roi = {}
-    stoploss = -0.5
-
-    def populate_entry_trend(self, df, metadata):
-        df.loc[df["volume"] == 777, "enter_long"] = 1
-        return df
-"""
+ENTER_ON_777 = enter_on_777(-0.5)
 FLAT = (100.0, 100.5, 99.5, 100.0, 1.0)
 
 

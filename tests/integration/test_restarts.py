@@ -13,20 +13,9 @@ from bot.service import Daemon
 from bot.strategy.loader import load_strategy
 from tests.conftest import candle_frame, write_candles
 from tests.integration.harness import read_back, run_daemon
+from tests.integration.strategies import enter_on_777
 
-ENTER_ON_777 = """
-from bot.strategy import Strategy
-
-
-class EnterOn777(Strategy):
-    timeframe = "5m"
-    minimal_roi = {}
-    stoploss = -0.05
-
-    def populate_entry_trend(self, df, metadata):
-        df.loc[df["volume"] == 777, "enter_long"] = 1
-        return df
-"""
+ENTER_ON_777 = enter_on_777(-0.05)
 
 
 @pytest.fixture
