@@ -84,19 +84,7 @@ class PaperBook:
             self._orders[order.client_id] = Resting(order, state, now_ms, Decimal(0), now_ms)
         else:
             reserved = self._reserve(order, market)
-            state = OrderState(
-                client_id=order.client_id,
-                symbol=order.symbol,
-                side=order.side,
-                type=order.type,
-                status=OrderStatus.OPEN,
-                amount=order.amount,
-                price=order.price,
-                stop_price=order.stop_price,
-                venue_id=f"paper-{len(self._orders) + 1}",
-                updated_ms=now_ms,
-            )
-            self._orders[order.client_id] = Resting(order, state, now_ms, reserved, now_ms)
+            self._orders[order.client_id] = Resting(order, self._accepted(order, now_ms), now_ms, reserved, now_ms)
         self.save(now_ms)
         return self._orders[order.client_id].state
 
@@ -181,21 +169,24 @@ class PaperBook:
 
     def _fill_now(self, order: OrderRequest, market: Market, price: Decimal, now_ms: int) -> OrderState:
         fee = self._settle(order, market, order.amount, price)
+        accepted = self._accepted(order, now_ms)
+        return replace(
+            accepted, status=OrderStatus.FILLED, filled=order.amount, average=price, fee_quote=fee, reason="taker"
+        )
+
+    def _accepted(self, order: OrderRequest, now_ms: int) -> OrderState:
+        """An order as the book takes it in: open, nothing filled, with a venue id of its own."""
         return OrderState(
             client_id=order.client_id,
             symbol=order.symbol,
             side=order.side,
             type=order.type,
-            status=OrderStatus.FILLED,
+            status=OrderStatus.OPEN,
             amount=order.amount,
-            filled=order.amount,
-            average=price,
-            fee_quote=fee,
             price=order.price,
             stop_price=order.stop_price,
             venue_id=f"paper-{len(self._orders) + 1}",
             updated_ms=now_ms,
-            reason="taker",
         )
 
     def _settle(self, order: OrderRequest, market: Market, amount: Decimal, price: Decimal) -> Decimal:

@@ -59,6 +59,13 @@ def parity_config(tmp: Path, candles: Path, strategy: str, pairs: list[str], **o
     return path
 
 
+def generated_parity_config(tmp: Path, strategy: str, **overrides: Any) -> Path:
+    """Three generated pairs, 300 5m candles each, in `tmp/candles`, and a config replaying them."""
+    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    generated_candles(tmp / "candles", pairs, n=300, seed=11)
+    return parity_config(tmp, tmp / "candles", strategy, pairs, **overrides)
+
+
 def key(
     pair: str,
     open_ms: int,
@@ -99,9 +106,7 @@ async def compare(config_path: Path, candles: Path) -> int:
 async def test_generated_candles(tmp_path: Path) -> None:
     """The defaults with SmaCross (a fixed ROI, exit signals); QuickMomentum's ROI ladder and trailing
     stop run with the defaults in test_stakes_sized_from_the_book, and with thin books below."""
-    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
-    path = parity_config(tmp_path, tmp_path / "candles", "SmaCross", pairs, max_open_trades=3)
+    path = generated_parity_config(tmp_path, "SmaCross", max_open_trades=3)
     await compare(path, tmp_path / "candles")
 
 
@@ -131,13 +136,9 @@ async def test_partial_fills_slippage_and_limit_orders(tmp_path: Path) -> None:
     """Thin books: a take-profit takes a small share of each candle's volume, so targets sell over
     several candles and a stop or a new trailing level may sell the rest; market orders slip, limit
     orders are priced at the last price. The backtester must still take the daemon's trades."""
-    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
-    path = parity_config(
+    path = generated_parity_config(
         tmp_path,
-        tmp_path / "candles",
         "QuickMomentum",
-        pairs,
         max_open_trades=2,
         paper_fills={"slippage": 0.0005, "volume_share": VOLUME_SHARE},
         order_types={"entry": "limit", "exit": "limit"},
@@ -153,13 +154,9 @@ async def test_partial_fills_slippage_and_limit_orders(tmp_path: Path) -> None:
 async def test_stakes_sized_from_the_book(tmp_path: Path) -> None:
     """Stakes that depend on the book ("unlimited" over the free slots, under a tradable ratio and an
     exposure cap): the backtester must see the same free balance and capital at work as the daemon."""
-    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
-    path = parity_config(
+    path = generated_parity_config(
         tmp_path,
-        tmp_path / "candles",
         "QuickMomentum",
-        pairs,
         max_open_trades=3,
         stake_amount="unlimited",
         tradable_balance_ratio=0.9,
@@ -174,13 +171,9 @@ async def test_stakes_sized_from_the_book(tmp_path: Path) -> None:
 async def test_protections_lock_the_same_pairs(tmp_path: Path) -> None:
     """Cooldowns, a stoploss guard over every pair and low-profit locks: computed from the closed
     trades by one function, the daemon and the backtester must keep the same pairs out."""
-    pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp_path / "candles", pairs, n=300, seed=11)
-    path = parity_config(
+    path = generated_parity_config(
         tmp_path,
-        tmp_path / "candles",
         "QuickMomentum",
-        pairs,
         max_open_trades=3,
         protections=[
             {"method": "CooldownPeriod", "stop_duration_candles": 4},
