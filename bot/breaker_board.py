@@ -17,9 +17,7 @@ from bot.exchange.monitored import MonitoredExchange
 from bot.risk import trading_state as ts
 from bot.risk.circuit import Circuit, ErrorBreakerConfig, probe_due, slow, stale, too_volatile
 from bot.store.repo import Repo
-from bot.store.trading_control import change_trading_state, read_trading_state
-
-NAMES = ("exchange_errors", "latency", "stale_candles", "volatility")
+from bot.store.trading_control import change_trading_state
 
 
 @dataclass(frozen=True)
@@ -105,13 +103,6 @@ class BreakerBoard:
     async def _steer(self, tripped: Mapping[str, str], now_ms: int) -> None:
         if not tripped and not self._may_have_paused:
             return  # nothing to trip, and no pause of ours to lift: no need to read the state
-        state = await read_trading_state(self._repo)
-        mine = state.mode is ts.Mode.PAUSED and state.by.removeprefix("breaker:") in NAMES
-        self._may_have_paused = bool(tripped) or mine
-        if mine and state.by.removeprefix("breaker:") not in tripped:
-            change = partial(ts.resume, by=state.by, now_ms=now_ms)
-            _, state = await change_trading_state(self._repo, change, ts_ms=now_ms)
-        if state.mode is ts.Mode.RUNNING and tripped:
-            name, reason = next(iter(tripped.items()))
-            pause = partial(ts.pause, by=f"breaker:{name}", reason=reason, now_ms=now_ms)
-            await change_trading_state(self._repo, pause, ts_ms=now_ms)
+        steer = partial(ts.steer_machinery, tripped=dict(tripped), now_ms=now_ms)
+        _, state = await change_trading_state(self._repo, steer, ts_ms=now_ms)
+        self._may_have_paused = state.machinery_paused

@@ -158,13 +158,15 @@ class Trader:
             return await self._halted_tick(state, now_ms)
         await self._executor.cancel_stale(now_ms)
         frames = {pair: await self._cache.refresh(pair, now_ms) for pair in self._managed}
-        if self._board is not None:
-            await self._board.check_candles(frames, now_ms)
-        signals = await self._signals(frames, now_ms)
         book = await self._book()
         await self._track_highs(book, frames)
         quote_total = await self._quote_total()
-        equity = await self._equity.check(state, book, quote_total, self._last_prices(book, frames), now_ms)
+        # the money's breakers before the machinery's: a new day's lift of the daily pause must not
+        # slip past a volatility brake tripped on this very candle
+        equity = await self._equity.check(book, quote_total, self._last_prices(book, frames), now_ms)
+        if self._board is not None:
+            await self._board.check_candles(frames, now_ms)
+        signals = await self._signals(frames, now_ms)
 
         exits = plan_exits(book, signals, self._rules)
         for exit_intent in exits:
@@ -247,7 +249,7 @@ class Trader:
                 await mark_flattened(self._repo, ts_ms=now_ms, message=report.describe())
         book = await self._book()
         quote_total = await self._quote_total()
-        equity = await self._equity.check(state, book, quote_total, {}, now_ms)
+        equity = await self._equity.check(book, quote_total, {}, now_ms)
         await self._snapshot(now_ms, (now_ms, equity, quote_total))
         return TickReport(now_ms, 0, 0, 0, 0, (), len(book.positions))
 

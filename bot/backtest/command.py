@@ -17,6 +17,7 @@ from bot.backtest.causality import lookahead_problems
 from bot.backtest.metrics import REQUIRED_COLUMNS, compute_summary, format_summary
 from bot.backtest.outcome import BacktestResult, BacktestTrade
 from bot.backtest.report import render_report
+from bot.backtest.risk_track import RiskSettings
 from bot.backtest.runner import BacktestSettings, run_backtest
 from bot.backtest.series import PairSeries, candle_file, load_series, read_candles
 from bot.config import Config
@@ -24,6 +25,7 @@ from bot.errors import ConfigError
 from bot.strategy.base import Strategy
 from bot.timeframes import timeframe_ms
 from bot.trading_rules import (
+    equity_limits_for,
     fill_model_for,
     limits_for,
     policy_for,
@@ -44,6 +46,7 @@ class BacktestRequest:
     until_ms: int | None = None  # candles opening at or after this are not used
     pairs: Sequence[str] | None = None
     export_dir: Path | None = None
+    every_tick: bool = False  # run every tick, as the daemon does (slow: tests use it to check the skipping)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,15 @@ def settings_for(config: Config, strategy: Strategy, tf_ms: int) -> BacktestSett
         policy=policy_for(config),
         fills=fill_model_for(config),
         protections=protections_for(config, tf_ms),
+        risk=backtest_risk_for(config),
     )
+
+
+def backtest_risk_for(config: Config) -> RiskSettings:
+    """The breakers a backtest can meet: the equity breakers and the volatility brake (the others
+    watch the exchange and the candle feed, which a replay of stored candles does not have)."""
+    risk = config.risk
+    return RiskSettings(equity_limits_for(config), risk.on_breach, risk.volatility_brake_k, risk.volatility_lookback)
 
 
 def backtest(
@@ -100,6 +111,7 @@ def backtest(
         settings_for(config, strategy, tf_ms),
         first_tick_ms=signal_from + tf_ms,
         last_tick_ms=last_candle + tf_ms,
+        every_tick=request.every_tick,
     )
     warnings = causality_warnings(strategy, request.datadir, series[0].pair, timeframe)
     trades = trades_frame(result.trades)

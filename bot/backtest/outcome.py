@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from bot.exchange.fills import average_after
@@ -35,6 +35,7 @@ class BacktestResult:
     last_tick_ms: int
     ticks_run: int
     candles: int
+    risk_events: list[tuple[int, str]] = field(default_factory=list)  # breakers tripped, pauses lifted
 
 
 def closed_trade(

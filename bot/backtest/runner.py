@@ -16,7 +16,8 @@ from decimal import Decimal
 import numpy as np
 
 from bot.backtest.outcome import BacktestResult, BacktestTrade, closed_trade, fill_order, merge_fills
-from bot.backtest.scan import next_fill, next_new_high, protection_orders
+from bot.backtest.risk_track import Holding, RiskSettings, RiskTrack
+from bot.backtest.scan import NEVER, EntryCandidates, cheapest_entry, next_fill, next_new_high, protection_orders
 from bot.backtest.series import PairSeries
 from bot.book import Book, Position
 from bot.engine import EntryIntent, ProtectIntent, plan_entries, plan_exits, plan_protections
@@ -28,9 +29,6 @@ from bot.risk.exits import ExitRules
 from bot.risk.protections import ClosedTrade, Lock, Protection, active_locks
 from bot.risk.sizing import EntryLimits
 from bot.strategy.guard import PairSignal
-from bot.timeframes import ceil_ms
-
-NEVER = 2**62
 
 
 @dataclass(frozen=True)
@@ -42,6 +40,7 @@ class BacktestSettings:
     policy: OrderPolicy = field(default_factory=OrderPolicy)  # only its order types are read
     fills: FillModel = field(default_factory=FillModel)
     protections: tuple[Protection, ...] = ()
+    risk: RiskSettings = field(default_factory=RiskSettings)  # equity breakers, volatility brake
 
 
 @dataclass
@@ -71,17 +70,26 @@ class _State:
     positions: dict[int, _Position] = field(default_factory=dict)
     trades: list[BacktestTrade] = field(default_factory=list)
     closed_at: dict[str, int] = field(default_factory=dict)  # pair -> close time of its last trade
+    closed: list[tuple[int, int, Decimal]] = field(default_factory=list)  # (close_ms, id, profit), sorted
     next_id: int = 1
 
 
 def run_backtest(
-    series: Sequence[PairSeries], settings: BacktestSettings, *, first_tick_ms: int, last_tick_ms: int
+    series: Sequence[PairSeries],
+    settings: BacktestSettings,
+    *,
+    first_tick_ms: int,
+    last_tick_ms: int,
+    every_tick: bool = False,
 ) -> BacktestResult:
-    return _Run(series, settings, first_tick_ms, last_tick_ms).run()
+    """`every_tick` runs the ticks where nothing can happen too: slow, and the same result."""
+    return _Run(series, settings, first_tick_ms, last_tick_ms, every_tick).run()
 
 
 class _Run:
-    def __init__(self, series: Sequence[PairSeries], settings: BacktestSettings, first: int, last: int) -> None:
+    def __init__(
+        self, series: Sequence[PairSeries], settings: BacktestSettings, first: int, last: int, every_tick: bool
+    ) -> None:
         self.series = list(series)
         self.cfg = settings
         self.tf = settings.tf_ms
@@ -90,41 +98,16 @@ class _Run:
         self.markets = {s.pair: s.market for s in self.series}
         self.state = _State(quote=settings.wallet)
         self.exit_rows = [np.flatnonzero(s.exit & ~s.enter) for s in self.series]
-        self.cand_ms, self.cand_series = self._entry_candidates()
-        self.cheapest_entry = self._cheapest_entry()
+        self.candidates = EntryCandidates(self.series, self.tf, first, last)
+        self.cheapest_entry = cheapest_entry(self.series, settings.limits)
         self.ticks_run = 0
-
-    def _cheapest_entry(self) -> Decimal:
-        """A floor under what any entry can cost: the stake less one amount step at the highest price
-        a pair ever had, plus the fee. With less free money than this no entry can pass the gate."""
-        worst = max(
-            (candle_price(float(s.high.max()), s.market) * s.market.amount_step for s in self.series if len(s)),
-            default=Decimal(0),
-        )
-        limits = self.cfg.limits
-        stake = limits.least_stake()
-        if stake is None:  # sized from the book: no floor is safe
-            return Decimal(0)
-        return (stake - worst) * (1 + limits.fee_frac)
-
-    def _entry_candidates(self) -> tuple[list[int], list[int]]:
-        """Ticks at which a pair has an entry signal (and no exit signal), whitelist order within a tick."""
-        ticks, owners = [], []
-        for i, s in enumerate(self.series):
-            rows = np.flatnonzero(s.enter & ~s.exit)
-            at = s.first_ms + rows.astype(np.int64) * self.tf + self.tf
-            at = at[(at >= self.first) & (at <= self.last)]
-            ticks.append(at)
-            owners.append(np.full(len(at), i, dtype=np.int64))
-        all_ticks = np.concatenate(ticks) if ticks else np.empty(0, dtype=np.int64)
-        all_owners = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
-        order = np.lexsort((all_owners, all_ticks))
-        return all_ticks[order].tolist(), all_owners[order].tolist()
+        self.every_tick = every_tick
+        self.risk = RiskTrack(series, self.tf, settings.risk, first, last) if settings.risk.active else None
 
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> BacktestResult:
-        now = self._next_candidate(self.first - 1)
+        now = self.first if self.every_tick else self.candidates.next_after(self.first - 1)
         while now <= self.last:
             self._tick(now)
             self.ticks_run += 1
@@ -132,42 +115,43 @@ class _Run:
         self._force_exit()
         trades = sorted(self.state.trades, key=lambda t: t.trade_id)
         return BacktestResult(
-            trades, self.state.quote, self.first, self.last, self.ticks_run, sum(len(s) for s in self.series)
+            trades,
+            self.state.quote,
+            self.first,
+            self.last,
+            self.ticks_run,
+            sum(len(s) for s in self.series),
+            self.risk.events if self.risk else [],
         )
-
-    def _next_candidate(self, after_ms: int) -> int:
-        i = bisect.bisect_right(self.cand_ms, after_ms)
-        return self.cand_ms[i] if i < len(self.cand_ms) else NEVER
 
     def _slots_full(self) -> bool:
         limit = self.cfg.limits.max_open_trades
         return limit is not None and len(self.state.positions) >= limit
 
     def _next_tick_after(self, now: int) -> int:
-        nxt = min((p.next_ms for p in self.state.positions.values()), default=NEVER)
-        if not self._slots_full() and self.state.quote >= self.cheapest_entry:
-            nxt = self._next_useful_candidate(now, nxt)
+        if self.every_tick:
+            return now + self.tf
+        st = self.state
+        nxt = min((p.next_ms for p in st.positions.values()), default=NEVER)
+        may_enter = self.risk is None or self.risk.entries_may_come
+        if may_enter and not self._slots_full() and st.quote >= self.cheapest_entry:
+            nxt = self.candidates.next_useful(now, nxt, held={p.s for p in st.positions.values()})
+        if self.risk is not None:
+            nxt = self.risk.next_tick(now, nxt, st.quote, self._holdings(), reversed(st.closed))
         return nxt
-
-    def _next_useful_candidate(self, after_ms: int, before_ms: int) -> int:
-        """The next tick before `before_ms` with an entry signal for a pair that holds no position
-        (a pair in a position cannot enter, and positions do not change until `before_ms`)."""
-        held = {p.s for p in self.state.positions.values()}
-        i = bisect.bisect_right(self.cand_ms, after_ms)
-        while i < len(self.cand_ms) and self.cand_ms[i] < before_ms:
-            if self.cand_series[i] not in held:
-                return self.cand_ms[i]
-            i += 1
-        return before_ms
 
     def _tick(self, now: int) -> None:
         st = self.state
+        if self.risk is not None:  # the ticks skipped since the last one sampled the book as it was
+            self.risk.catch_up(now, st.quote, self._holdings())
         due = [p for p in st.positions.values() if p.next_ms == now]
         for pos in sorted(due, key=lambda p: p.trade_id):
             if pos.fill is not None and self.series[pos.s].open_ms(pos.fill[0]) + self.tf == now:
                 row, price, reason, amount = pos.fill
                 self._fill_resting(pos, price, reason, amount, self.series[pos.s].open_ms(row))
         due = [p for p in due if p.trade_id in st.positions]
+        if self.risk is not None:
+            self.risk.step(now, st.quote, self._holdings(), reversed(st.closed))
         signals = self._signals(now, due)
         self._track_highs(now, due)
         # positions without an event now have no exit signal now (exit signals are events), so the
@@ -177,23 +161,10 @@ class _Run:
             ref = self._market_price(pos.s, now)
             if ref is not None:  # no candle forms after the data ends: the venue would refuse
                 self._close(pos, self._exit_price(pos, ref, exit_intent.reason), exit_intent.reason, now)
-        prices = {}
-        for pair, sig in signals.items():
-            ref = self._market_price(self.whitelist.index(pair), now) if sig.enter and not sig.exit else None
-            if ref is not None:
-                prices[pair] = ref
-        if prices:  # without a priced entry signal the entry plan is empty
-            closed_now = frozenset(pair for pair, ms in st.closed_at.items() if ms >= now)
-            entries, _ = plan_entries(
-                replace(self._book(None, closed_now), locks=self._locks(now)),
-                signals,
-                whitelist=self.whitelist,
-                prices=prices,
-                markets=self.markets,
-                limits=self.cfg.limits,
-            )
-            for entry in entries:
-                self._open(entry, now)
+        self._enter(now, signals)
+        if self.risk is not None and self.risk.halted:
+            self._flatten(now)
+            return
         # only positions with an event now (or new ones) can want new protection: the scheduler
         # guarantees that every change of what plan_protections wants is an event
         touched = {p.trade_id for p in due} | {p.trade_id for p in st.positions.values() if p.open_ms == now}
@@ -206,6 +177,27 @@ class _Run:
             if pos.trade_id in touched or pos.next_ms <= now:
                 self._schedule(pos, now)
 
+    def _enter(self, now: int, signals: dict[str, PairSignal]) -> None:
+        prices = {}
+        for pair, sig in signals.items():
+            ref = self._market_price(self.whitelist.index(pair), now) if sig.enter and not sig.exit else None
+            if ref is not None:
+                prices[pair] = ref
+        if not prices:  # without a priced entry signal the entry plan is empty
+            return
+        closed_now = frozenset(pair for pair, ms in self.state.closed_at.items() if ms >= now)
+        block = self.risk.entry_block(now) if self.risk is not None else None
+        entries, _ = plan_entries(
+            replace(self._book(None, closed_now), locks=self._locks(now), halted_reason=block),
+            signals,
+            whitelist=self.whitelist,
+            prices=prices,
+            markets=self.markets,
+            limits=self.cfg.limits,
+        )
+        for entry in entries:
+            self._open(entry, now)
+
     # -- what the daemon's venue and executor do -------------------------------------------
 
     def _market_price(self, s: int, now: int) -> Decimal | None:
@@ -217,11 +209,7 @@ class _Run:
     def _signals(self, now: int, due: list[_Position]) -> dict[str, PairSignal]:
         """Signals of the candle that closed at `now`, for the pairs that can act on one: positions
         with an event now and pairs with an entry signal now."""
-        wanted = {p.s for p in due}
-        i = bisect.bisect_left(self.cand_ms, now)
-        while i < len(self.cand_ms) and self.cand_ms[i] == now:
-            wanted.add(self.cand_series[i])
-            i += 1
+        wanted = {p.s for p in due} | self.candidates.at(now)
         signals = {}
         for s in sorted(wanted):
             series = self.series[s]
@@ -322,7 +310,22 @@ class _Run:
             closed_trade(pos.entry, exits, open_ms=pos.open_ms, close_ms=close_ms, reason=reason, tag=pos.tag)
         )
         self.state.closed_at[pos.entry.pair] = close_ms
+        bisect.insort(self.state.closed, (close_ms, pos.trade_id, self.state.trades[-1].profit_abs))
         del self.state.positions[pos.trade_id]
+
+    def _flatten(self, now: int) -> None:
+        """The kill switch: every position sold at market."""
+        for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
+            ref = self._market_price(pos.s, now)
+            if ref is not None:
+                sell = OrderRequest("bt-k", pos.entry.pair, Side.SELL, OrderType.MARKET, pos.amount)
+                self._close(pos, self.cfg.fills.immediate_price(sell, ref), "kill_switch", now)
+
+    def _holdings(self) -> list[Holding]:
+        return [
+            Holding(p.s, p.trade_id, p.amount, p.open_rate)
+            for p in sorted(self.state.positions.values(), key=lambda p: p.trade_id)
+        ]
 
     def _force_exit(self) -> None:
         for pos in sorted(self.state.positions.values(), key=lambda p: p.trade_id):
@@ -355,7 +358,7 @@ class _Run:
             if k < len(rows) and rows[k] < end:
                 events.append(series.open_ms(int(rows[k])) + self.tf)
         for minutes, _ in self.cfg.rules.roi:
-            step_ms = self._grid_ceil(pos.open_ms + minutes * 60_000, series)
+            step_ms = series.tick_at_or_after(pos.open_ms + minutes * 60_000)
             if step_ms > now:
                 events.append(step_ms)
         if self.cfg.rules.trailing_stop:
@@ -365,11 +368,6 @@ class _Run:
         pos.next_ms = min(events)
         if pos.fill is not None and series.open_ms(pos.fill[0]) + self.tf > pos.next_ms:
             pos.fill = None  # something else happens first; the fill is looked for again then
-
-    def _grid_ceil(self, ts_ms: int, series: PairSeries) -> int:
-        """The first tick at or after `ts_ms` (ticks fall on candle boundaries)."""
-        offset = series.first_ms % self.tf
-        return ceil_ms(ts_ms - offset, self.tf) + offset
 
     def _locks(self, now: int) -> tuple[Lock, ...]:
         """The protections' locks, from the trades closed so far, as the daemon finds them."""

@@ -4,7 +4,8 @@ so numpy's floats never decide a fill on their own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -12,8 +13,10 @@ import numpy as np
 from bot.backtest.series import BoolArray, PairSeries
 from bot.exchange.base import OrderRequest, OrderType, Side
 from bot.exchange.fills import Bar, FillModel, candle_bar, candle_price, resting_fill_price
+from bot.risk.sizing import EntryLimits
 
 _FIRST_WINDOW = 64
+NEVER = 2**62
 _SLACK = 1e-9  # float comparisons are widened a hair; the Decimal check below is exact
 
 
@@ -107,3 +110,58 @@ def protection_orders(
         else None
     )
     return stop, tp
+
+
+def cheapest_entry(series: Sequence[PairSeries], limits: EntryLimits) -> Decimal:
+    """A floor under what any entry can cost: the stake less one amount step at the highest price
+    a pair ever had, plus the fee. With less free money than this no entry can pass the gate."""
+    worst = max(
+        (candle_price(float(s.high.max()), s.market) * s.market.amount_step for s in series if len(s)),
+        default=Decimal(0),
+    )
+    stake = limits.least_stake()
+    if stake is None:  # sized from the book: no floor is safe
+        return Decimal(0)
+    return (stake - worst) * (1 + limits.fee_frac)
+
+
+class EntryCandidates:
+    """The ticks at which a pair has an entry signal (and no exit signal), in time order and
+    whitelist order within a tick: the only ticks at which an entry can happen."""
+
+    def __init__(self, series: Sequence[PairSeries], tf_ms: int, first_ms: int, last_ms: int) -> None:
+        ticks, owners = [], []
+        for i, s in enumerate(series):
+            rows = np.flatnonzero(s.enter & ~s.exit)
+            at = s.first_ms + rows.astype(np.int64) * tf_ms + tf_ms
+            at = at[(at >= first_ms) & (at <= last_ms)]
+            ticks.append(at)
+            owners.append(np.full(len(at), i, dtype=np.int64))
+        all_ticks = np.concatenate(ticks) if ticks else np.empty(0, dtype=np.int64)
+        all_owners = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
+        order = np.lexsort((all_owners, all_ticks))
+        self.ms: list[int] = all_ticks[order].tolist()
+        self.owners: list[int] = all_owners[order].tolist()
+
+    def next_after(self, after_ms: int) -> int:
+        i = bisect.bisect_right(self.ms, after_ms)
+        return self.ms[i] if i < len(self.ms) else NEVER
+
+    def next_useful(self, after_ms: int, before_ms: int, held: set[int]) -> int:
+        """The next tick before `before_ms` with an entry signal for a pair that holds no position
+        (`held`: series indexes; a pair in a position cannot enter), else `before_ms`."""
+        i = bisect.bisect_right(self.ms, after_ms)
+        while i < len(self.ms) and self.ms[i] < before_ms:
+            if self.owners[i] not in held:
+                return self.ms[i]
+            i += 1
+        return before_ms
+
+    def at(self, now_ms: int) -> set[int]:
+        """The series with an entry signal acting at `now_ms`."""
+        i = bisect.bisect_left(self.ms, now_ms)
+        out = set()
+        while i < len(self.ms) and self.ms[i] == now_ms:
+            out.add(self.owners[i])
+            i += 1
+        return out

@@ -19,6 +19,7 @@ from bot.exchange.base import CANDLE_COLUMNS, Market
 from bot.exchange.sim_markets import replay_market
 from bot.strategy.base import Strategy
 from bot.strategy.guard import analyze
+from bot.timeframes import ceil_ms
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -46,6 +47,11 @@ class PairSeries:
 
     def open_ms(self, row: int) -> int:
         return self.first_ms + row * self.tf_ms
+
+    def tick_at_or_after(self, ts_ms: int) -> int:
+        """The first tick at or after `ts_ms` (ticks fall on this pair's candle boundaries)."""
+        offset = self.first_ms % self.tf_ms
+        return ceil_ms(ts_ms - offset, self.tf_ms) + offset
 
     @property
     def last_ms(self) -> int:

@@ -4,6 +4,7 @@ all until a person resumes). Pure: who may move the state where, and what each s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,9 @@ class Mode(StrEnum):
 
 
 PEOPLE = frozenset({"cli", "telegram"})  # who may resume from a halt
+# the machinery's breakers pause while the machinery is wrong and lift their own pause when it
+# mends; a breaker on the money may take such a pause over (its pause waits for a person)
+MACHINERY = frozenset({"breaker:exchange_errors", "breaker:latency", "breaker:stale_candles", "breaker:volatility"})
 
 
 class TransitionRefusedError(KestrelError):
@@ -35,6 +39,10 @@ class TradingState:
     @property
     def allows_entries(self) -> bool:
         return self.mode is Mode.RUNNING
+
+    @property
+    def machinery_paused(self) -> bool:
+        return self.mode is Mode.PAUSED and self.by in MACHINERY
 
     @property
     def allows_orders(self) -> bool:
@@ -91,3 +99,24 @@ def resume(current: TradingState, *, by: str, now_ms: int) -> TradingState:
     if by not in PEOPLE and (current.mode is Mode.HALTED or current.by != by):
         raise TransitionRefusedError(f"{by} cannot resume trading {current.describe()}; only a person can")
     return TradingState(Mode.RUNNING, "", by, now_ms)
+
+
+def trip(current: TradingState, *, by: str, reason: str, now_ms: int, halt: bool) -> TradingState:
+    """A breaker on the money (daily loss, drawdown, losing streak) pausing or halting. It takes
+    over a machinery pause: that one would lift itself when the machinery mends, this one must not."""
+    if halt:
+        return kill(current, by=by, reason=reason, now_ms=now_ms)
+    if current.machinery_paused:
+        return TradingState(Mode.PAUSED, reason, by, now_ms)
+    return pause(current, by=by, reason=reason, now_ms=now_ms)
+
+
+def steer_machinery(current: TradingState, tripped: Mapping[str, str], now_ms: int) -> TradingState:
+    """The machinery breakers' verdicts (name -> why) applied: pause while any is tripped, lift the
+    pause once none of them is; any other state is not theirs to touch."""
+    if current.machinery_paused and current.by.removeprefix("breaker:") not in tripped:
+        current = resume(current, by=current.by, now_ms=now_ms)
+    if current.mode is Mode.RUNNING and tripped:
+        name, reason = next(iter(tripped.items()))
+        current = pause(current, by=f"breaker:{name}", reason=reason, now_ms=now_ms)
+    return current

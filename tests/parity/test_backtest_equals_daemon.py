@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bot.backtest.command import BacktestRequest, backtest
+from bot.backtest.outcome import BacktestResult
 from bot.config import load_config, require_strategy
 from bot.exchange.candle_sources import GeneratedCandles
 from bot.strategy.loader import load_strategy
@@ -22,17 +23,20 @@ TF_MS = 300_000
 VOLUME_SHARE = 0.00003  # of candles worth about 1M USDT: some 30 USDT a candle against a 100 USDT stake
 
 
-def generated_candles(directory: Path, pairs: list[str], n: int, seed: int) -> None:
+ORIGIN_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+
+
+def generated_candles(directory: Path, pairs: list[str], n: int, seed: int, origin_ms: int = ORIGIN_MS) -> None:
     source = GeneratedCandles(
         symbols=pairs,
-        origin_ms=1_704_067_200_000,
+        origin_ms=origin_ms,
         timeframe_ms=TF_MS,
         seed=seed,
         annual_volatility=1.2,
         start_prices={},
     )
     for pair in pairs:
-        cols = source.columns(pair, 1_704_067_200_000 + n * TF_MS)
+        cols = source.columns(pair, origin_ms + n * TF_MS)
         write_candles(directory, pair, "5m", cols.frame(0, n))
 
 
@@ -59,10 +63,12 @@ def parity_config(tmp: Path, candles: Path, strategy: str, pairs: list[str], **o
     return path
 
 
-def generated_parity_config(tmp: Path, strategy: str, **overrides: Any) -> Path:
-    """Three generated pairs, 300 5m candles each, in `tmp/candles`, and a config replaying them."""
+def generated_parity_config(
+    tmp: Path, strategy: str, *, n: int = 300, seed: int = 11, origin_ms: int = ORIGIN_MS, **overrides: Any
+) -> Path:
+    """Three generated pairs, `n` 5m candles each, in `tmp/candles`, and a config replaying them."""
     pairs = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    generated_candles(tmp / "candles", pairs, n=300, seed=11)
+    generated_candles(tmp / "candles", pairs, n=n, seed=seed, origin_ms=origin_ms)
     return parity_config(tmp, tmp / "candles", strategy, pairs, **overrides)
 
 
@@ -79,7 +85,7 @@ def key(
     return (pair, open_ms, close_ms, open_rate, close_rate, amount, profit, reason)
 
 
-async def compare(config_path: Path, candles: Path) -> int:
+async def compare(config_path: Path, candles: Path) -> BacktestResult:
     await run_daemon(config_path, ticks=None, timeout_s=240)
     daemon = await read_back(config_path)
     config, _ = load_config(config_path)
@@ -100,7 +106,7 @@ async def compare(config_path: Path, candles: Path) -> int:
     # the trades the backtest force-exits at the end are the ones the daemon still holds
     held = sorted((t.pair, t.open_ms) for t in daemon.trades if t.status in ("open", "closing"))
     assert held == sorted((t.pair, t.open_ms) for t in result.trades if t.exit_reason == "force_exit")
-    return len(closed)
+    return result
 
 
 async def test_generated_candles(tmp_path: Path) -> None:
@@ -186,3 +192,63 @@ async def test_protections_lock_the_same_pairs(tmp_path: Path) -> None:
     locked = [e.message for e in stored.events if e.kind == "pair_locked"]
     for method in ("CooldownPeriod", "StoplossGuard", "LowProfitPairs"):
         assert any(method in m for m in locked), f"no {method} lock: the fixture proves nothing about it"
+
+
+HOUR_MS = 3_600_000
+
+
+def money_trips(events: list[Any]) -> list[tuple[int, str]]:
+    """The daemon's equity breaker trips (the machinery's are not the backtest's to repeat)."""
+    money = ("breaker:daily_loss", "breaker:drawdown", "breaker:losing_streak")
+    return [(e.ts_ms, e.message) for e in events if e.kind == "breaker_tripped" and e.message.startswith(money)]
+
+
+async def test_daily_loss_limit_and_volatility_brake(tmp_path: Path) -> None:
+    """The daily loss limit pauses entries in the evening, the next UTC day lifts the pause, it trips
+    again the next day; meanwhile the volatility brake skips entries on wild candles. The
+    backtester must pause, lift and skip on the same ticks as the daemon."""
+    path = generated_parity_config(
+        tmp_path,
+        "QuickMomentum",
+        seed=4,
+        origin_ms=ORIGIN_MS - 4 * HOUR_MS,  # 20:00: the UTC day turns after 48 candles
+        max_open_trades=3,
+        risk={"daily_loss_limit_frac": 0.003, "volatility_brake_k": 2, "volatility_lookback": 12},
+    )
+    result = await compare(path, tmp_path / "candles")
+    stored = await read_back(path)
+    trips = money_trips(stored.events)
+    assert len(trips) == 2, "the fixture must trip the daily limit on both days"
+    assert trips == [(ms, text) for ms, text in result.risk_events if text.startswith("breaker:")]
+    lifts = [e.ts_ms for e in stored.events if e.kind == "trading_state" and "running" in e.message]
+    assert ORIGIN_MS in lifts  # the daemon lifted its daily pause at midnight ...
+    assert (ORIGIN_MS, "a new UTC day: the daily loss limit's pause is lifted") in result.risk_events  # ... so did this
+    assert any("breaker:volatility" in e.message for e in stored.events if e.kind == "breaker_tripped")
+    config, _ = load_config(path)
+    strategy = load_strategy(config.strategy_path, require_strategy(config, path))
+    calm = config.model_copy(update={"risk": config.risk.model_copy(update={"volatility_brake_k": None})})
+    unbraked = backtest(calm, strategy, BacktestRequest(datadir=tmp_path / "candles")).result
+    assert [t.open_ms for t in unbraked.trades] != [t.open_ms for t in result.trades], "the brake changed nothing"
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "risk", "breaker"),
+    [
+        (7, 150, {"max_drawdown_frac": 0.005, "on_breach": "halt"}, "breaker:drawdown"),
+        (3, 100, {"max_losing_streak": 3, "on_breach": "halt"}, "breaker:losing_streak"),
+    ],
+)
+async def test_a_breaker_halts_and_sells_at_market(
+    tmp_path: Path, seed: int, n: int, risk: dict[str, Any], breaker: str
+) -> None:
+    """Drawdown from the high-water mark, and a losing streak, each halting: the positions are sold
+    at market on the tick of the trip (`kill_switch`), then nothing more, in both."""
+    path = generated_parity_config(tmp_path, "QuickMomentum", seed=seed, n=n, max_open_trades=3, risk=risk)
+    result = await compare(path, tmp_path / "candles")
+    stored = await read_back(path)
+    (trip,) = money_trips(stored.events)
+    assert trip[1].startswith(breaker)
+    assert [trip] == result.risk_events
+    killed = [t for t in stored.trades if t.exit_reason == "kill_switch"]
+    assert killed and all(t.close_ms == trip[0] for t in killed)
+    assert all((t.open_ms or 0) < trip[0] for t in stored.trades)  # no entry after the halt

@@ -5,7 +5,19 @@ from decimal import Decimal as D
 import pytest
 
 from bot.book import Position
-from bot.risk.equity import DAY_MS, EquityLimits, EquityMarks, equity_breaches, equity_of, losing_streak, roll_marks
+from bot.risk.equity import (
+    DAILY,
+    DAY_MS,
+    EquityLimits,
+    EquityMarks,
+    equity_breaches,
+    equity_of,
+    equity_step,
+    losing_streak,
+    newest_first,
+    roll_marks,
+)
+from bot.risk.trading_state import Mode, TradingState
 
 DAY = 20_000 * DAY_MS  # a midnight, UTC
 MARKS = EquityMarks(day_ms=DAY, day_start=D(1000), high=D(1100), reset_ms=0)
@@ -21,16 +33,17 @@ def test_equity_counts_open_positions_at_their_price() -> None:
 
 
 @pytest.mark.parametrize(
-    ("marks", "equity", "now_ms", "reset_ms", "expected"),
+    ("marks", "equity", "now_ms", "resumed_ms", "expected"),
     [
         (None, D(990), DAY + 5, 0, EquityMarks(DAY, D(990), D(990), 0)),  # first sample
         (MARKS, D(1200), DAY + 5, 0, EquityMarks(DAY, D(1000), D(1200), 0)),  # a new high
         (MARKS, D(950), DAY + DAY_MS + 1, 0, EquityMarks(DAY + DAY_MS, D(950), D(1100), 0)),  # a new day opens
-        (MARKS, D(900), DAY + 7, 7, EquityMarks(DAY, D(900), D(900), 7)),  # a person resumed: all reset
+        # a person resumed (stamped in wall time, 3 days on): all reset at the sample's own time
+        (MARKS, D(900), DAY + 7, DAY + 3 * DAY_MS, EquityMarks(DAY, D(900), D(900), DAY + 7, DAY + 3 * DAY_MS)),
     ],
 )
-def test_marks_roll(marks: EquityMarks | None, equity: D, now_ms: int, reset_ms: int, expected: EquityMarks) -> None:
-    assert roll_marks(marks, equity, now_ms, reset_ms) == expected
+def test_marks_roll(marks: EquityMarks | None, equity: D, now_ms: int, resumed_ms: int, expected: EquityMarks) -> None:
+    assert roll_marks(marks, equity, now_ms, resumed_ms) == expected
 
 
 @pytest.mark.parametrize(
@@ -56,8 +69,61 @@ def test_the_reason_says_how_far_and_which_key() -> None:
 
 
 @pytest.mark.parametrize(
-    ("profits", "expected"),
-    [([], 0), ([D(-1), D(-2), D(3), D(-4)], 2), ([D(0), D(-1)], 0), ([D("-0.01")] * 4, 4)],
+    ("closed", "since_ms", "expected"),
+    [
+        ([], 0, 0),
+        ([(40, 1, D(-1)), (30, 2, D(-2)), (20, 3, D(3)), (10, 4, D(-4))], 0, 2),
+        ([(20, 1, D(0)), (10, 2, D(-1))], 0, 0),  # break-even ends a streak
+        ([(t, t, D("-0.01")) for t in (1, 2, 3, 4)], 0, 4),
+        ([(t, t, D("-0.01")) for t in (1, 2, 3, 4)], 2, 2),  # only trades closed after a person's resume
+        # newest by close time, not by id: trade 9 (a win) closed last
+        ([(10, 7, D(-1)), (11, 8, D(-1)), (12, 9, D(5))], 0, 0),
+        ([(12, 7, D(-1)), (11, 8, D(-1)), (10, 9, D(5))], 0, 2),
+        ([(10, 7, D(5)), (10, 8, D(-1))], 0, 1),  # closed at once: the higher id is the newer
+    ],
 )
-def test_losing_streak_counts_the_newest_losses(profits: list[D], expected: int) -> None:
-    assert losing_streak(profits) == expected
+def test_losing_streak_counts_the_newest_losses(closed: list[tuple[int, int, D]], since_ms: int, expected: int) -> None:
+    assert losing_streak(newest_first(closed), since_ms) == expected
+
+
+RUNNING = TradingState()
+DAILY_PAUSE = TradingState(Mode.PAUSED, "down 4%", DAILY, DAY + 60_000)
+LIMITS = EquityLimits(daily_loss_frac=D("0.05"), max_losing_streak=2)
+LOSSES = [(DAY - 2, 1, D(-1)), (DAY - 1, 2, D(-1))]
+
+
+@pytest.mark.parametrize(
+    ("state", "equity", "closed", "now_ms", "lift", "breach"),
+    [
+        (RUNNING, D(960), [], DAY + 5, False, None),
+        (RUNNING, D(950), [], DAY + 5, False, "daily_loss"),
+        (RUNNING, D(1000), LOSSES, DAY + 5, False, "losing_streak"),
+        # a machinery pause does not hide a loss: the money's breaker takes the pause over
+        (TradingState(Mode.PAUSED, "wild", "breaker:volatility", DAY), D(900), [], DAY + 5, False, "daily_loss"),
+        # a person's pause or halt, or the daily pause itself: no new trip
+        (TradingState(Mode.PAUSED, "", "cli", DAY), D(900), [], DAY + 5, False, None),
+        (TradingState(Mode.HALTED, "", "telegram", DAY), D(900), LOSSES, DAY + 5, False, None),
+        (DAILY_PAUSE, D(900), [], DAY + 5 * 60_000, False, None),
+        # the next UTC day lifts the daily pause, and nothing trips on that tick
+        (DAILY_PAUSE, D(900), LOSSES, DAY + DAY_MS, True, None),
+        # a drawdown pause waits for a person, whatever the day
+        (TradingState(Mode.PAUSED, "", "breaker:drawdown", DAY), D(900), [], DAY + DAY_MS, False, None),
+    ],
+)
+def test_equity_step(
+    state: TradingState, equity: D, closed: list[tuple[int, int, D]], now_ms: int, lift: bool, breach: str | None
+) -> None:
+    step = equity_step(state, MARKS, equity, closed=newest_first(closed), limits=LIMITS, now_ms=now_ms)
+    assert step.lift_daily is lift
+    assert (step.breach.breaker if step.breach else None) == breach
+
+
+def test_a_persons_resume_restarts_the_marks_and_the_streak() -> None:
+    resumed = TradingState(Mode.RUNNING, "", "cli", 99 * DAY_MS)  # wall time, far from the market's
+    step = equity_step(resumed, MARKS, D(900), closed=newest_first(LOSSES), limits=LIMITS, now_ms=DAY + 60_000)
+    assert step.marks == EquityMarks(DAY, D(900), D(900), DAY + 60_000, 99 * DAY_MS)
+    assert step.breach is None  # the losses closed before the resume; 900 is the new opening
+    closed = newest_first([*LOSSES, (DAY + 120_000, 3, D(-50))])
+    again = equity_step(resumed, step.marks, D(850), closed=closed, limits=LIMITS, now_ms=DAY + 180_000)
+    assert again.marks.reset_ms == DAY + 60_000  # the same resume does not reset twice
+    assert again.breach is not None and again.breach.breaker == "daily_loss"  # 850 is 5.6% below 900

@@ -4,7 +4,16 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.risk.trading_state import Mode, TradingState, TransitionRefusedError, kill, pause, resume
+from bot.risk.trading_state import (
+    Mode,
+    TradingState,
+    TransitionRefusedError,
+    kill,
+    pause,
+    resume,
+    steer_machinery,
+    trip,
+)
 
 RUNNING = TradingState()
 PAUSED_BY_HAND = TradingState(Mode.PAUSED, "lunch", "cli", 10)
@@ -71,3 +80,45 @@ def test_the_stored_form_reads_back_the_same(state: TradingState) -> None:
 
 def test_nothing_stored_means_running() -> None:
     assert TradingState.from_json(None) == RUNNING
+
+
+WILD = TradingState(Mode.PAUSED, "BTC range 9x", "breaker:volatility", 10)
+
+
+@pytest.mark.parametrize(
+    ("start", "halt", "expected"),
+    [
+        (RUNNING, False, TradingState(Mode.PAUSED, "down 5%", "breaker:daily_loss", 20)),
+        (RUNNING, True, TradingState(Mode.HALTED, "down 5%", "breaker:daily_loss", 20, flattened=False)),
+        # over a machinery pause, which would lift itself: the money's pause takes over
+        (WILD, False, TradingState(Mode.PAUSED, "down 5%", "breaker:daily_loss", 20)),
+        (PAUSED_BY_HAND, False, PAUSED_BY_HAND),  # a person's pause keeps its reason
+        (PAUSED_BY_HAND, True, TradingState(Mode.HALTED, "down 5%", "breaker:daily_loss", 20, flattened=False)),
+    ],
+)
+def test_a_money_breaker_trips(start: TradingState, halt: bool, expected: TradingState) -> None:
+    assert trip(start, by="breaker:daily_loss", reason="down 5%", now_ms=20, halt=halt) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "tripped", "expected"),
+    [
+        (RUNNING, {}, RUNNING),
+        (RUNNING, {"volatility": "wild"}, TradingState(Mode.PAUSED, "wild", "breaker:volatility", 20)),
+        (WILD, {"volatility": "wilder"}, WILD),  # still tripped: the first reason stays
+        (WILD, {}, TradingState(Mode.RUNNING, "", "breaker:volatility", 20)),  # mended: lifted
+        # another machinery breaker takes over as the first one mends
+        (WILD, {"latency": "slow"}, TradingState(Mode.PAUSED, "slow", "breaker:latency", 20)),
+        (PAUSED_BY_HAND, {}, PAUSED_BY_HAND),  # not theirs to lift
+        (HALTED, {"latency": "slow"}, HALTED),
+        (
+            TradingState(Mode.PAUSED, "", "breaker:drawdown", 5),
+            {},
+            TradingState(Mode.PAUSED, "", "breaker:drawdown", 5),
+        ),
+    ],
+)
+def test_the_machinery_steers_only_its_own_pause(
+    start: TradingState, tripped: dict[str, str], expected: TradingState
+) -> None:
+    assert steer_machinery(start, tripped, 20) == expected
