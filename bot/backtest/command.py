@@ -130,6 +130,7 @@ def backtest(
         ticks_run=result.ticks_run,
         wall_seconds=round(time.perf_counter() - started, 3),
         lookahead_warnings=warnings,
+        risk_events=[{"time": _iso(ms), "event": text} for ms, text in result.risk_events],
     )
     if out is not None:
         for warning in warnings:

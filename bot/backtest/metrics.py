@@ -357,6 +357,9 @@ def _text_table(cells: list[list[str]]) -> list[str]:
     return lines
 
 
+_SHOWN_EVENTS = 20
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """A compact plain-text summary for the terminal: headline block, then per-pair and per-exit tables."""
     rows = headline_rows(summary)
@@ -368,4 +371,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     ):
         lines += ["", f"{title} (profit in {summary['stake_currency']})"]
         lines += _text_table(breakdown_rows(items, key)) if items else ["(no trades)"]
+    events = summary.get("risk_events") or []
+    if events:
+        lines += ["", f"Risk events ({len(events)})"]
+        lines += [f"{e['time']}  {e['event']}" for e in events[:_SHOWN_EVENTS]]
+        if len(events) > _SHOWN_EVENTS:
+            lines.append(f"... {len(events) - _SHOWN_EVENTS} more in summary.json")
     return "\n".join(lines) + "\n"

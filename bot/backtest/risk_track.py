@@ -119,6 +119,11 @@ class RiskTrack:
                 return f"paused by breaker:volatility: {'; '.join(wild)}"
         return None
 
+    def note_skipped(self, now_ms: int, block: str, pairs: Sequence[str]) -> None:
+        """Entries the volatility brake stopped, as events (the daemon's pause is a trip event)."""
+        if pairs:
+            self.events.append((now_ms, f"{block}; entries skipped: {', '.join(pairs)}"))
+
     def next_tick(
         self,
         now_ms: int,

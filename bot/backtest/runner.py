@@ -186,15 +186,19 @@ class _Run:
         if not prices:  # without a priced entry signal the entry plan is empty
             return
         closed_now = frozenset(pair for pair, ms in self.state.closed_at.items() if ms >= now)
+        book = replace(self._book(None, closed_now), locks=self._locks(now))
+
+        def planned(halted_reason: str | None) -> list[EntryIntent]:
+            gated = replace(book, halted_reason=halted_reason)
+            limits = self.cfg.limits
+            return plan_entries(
+                gated, signals, whitelist=self.whitelist, prices=prices, markets=self.markets, limits=limits
+            )[0]
+
         block = self.risk.entry_block(now) if self.risk is not None else None
-        entries, _ = plan_entries(
-            replace(self._book(None, closed_now), locks=self._locks(now), halted_reason=block),
-            signals,
-            whitelist=self.whitelist,
-            prices=prices,
-            markets=self.markets,
-            limits=self.cfg.limits,
-        )
+        entries = planned(block)
+        if block is not None and self.risk is not None and self.risk.entries_may_come:  # the volatility brake
+            self.risk.note_skipped(now, block, [e.pair for e in planned(None)])
         for entry in entries:
             self._open(entry, now)
 

@@ -223,7 +223,12 @@ async def test_daily_loss_limit_and_volatility_brake(tmp_path: Path) -> None:
     lifts = [e.ts_ms for e in stored.events if e.kind == "trading_state" and "running" in e.message]
     assert ORIGIN_MS in lifts  # the daemon lifted its daily pause at midnight ...
     assert (ORIGIN_MS, "a new UTC day: the daily loss limit's pause is lifted") in result.risk_events  # ... so did this
-    assert any("breaker:volatility" in e.message for e in stored.events if e.kind == "breaker_tripped")
+    brake = [(e.ts_ms, e.kind) for e in stored.events if e.message.startswith("breaker:volatility")]
+    assert any(kind == "breaker_tripped" for _, kind in brake)
+    skipped = [ms for ms, text in result.risk_events if text.startswith("paused by breaker:volatility")]
+    assert skipped, "the backtest lists no entry the brake skipped"
+    for ms in skipped:  # the daemon's brake was on at that tick
+        assert [kind for t, kind in brake if t <= ms][-1] == "breaker_tripped", ms
     config, _ = load_config(path)
     strategy = load_strategy(config.strategy_path, require_strategy(config, path))
     calm = config.model_copy(update={"risk": config.risk.model_copy(update={"volatility_brake_k": None})})

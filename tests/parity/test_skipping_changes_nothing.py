@@ -43,7 +43,9 @@ def test_every_tick_gives_the_same_backtest(tmp_path: Path, name: str, risk: dic
         )
         config, _ = load_config(path)
         strategy = load_strategy(config.strategy_path, require_strategy(config, path))
-        sparse = backtest(config, strategy, BacktestRequest(datadir=run / "candles")).result
+        outcome = backtest(config, strategy, BacktestRequest(datadir=run / "candles"))
+        sparse = outcome.result
+        assert [e["event"] for e in outcome.summary["risk_events"]] == [text for _, text in sparse.risk_events]
         dense = backtest(config, strategy, BacktestRequest(datadir=run / "candles", every_tick=True)).result
         assert dense.ticks_run > 2 * sparse.ticks_run  # or the skipping was not tested
         assert sparse.trades == dense.trades, f"seed {seed}"

@@ -279,3 +279,14 @@ def test_format_summary_is_plain_fixed_width_text(four: dict[str, Any]) -> None:
     assert [row.split()[0] for row in pair_rows] == ["SOL/USDT", "BTC/USDT", "ETH/USDT"]
     assert len({len(row) for row in pair_rows}) == 1, "columns are right-aligned to one width"
     assert any(line.startswith("stop_loss") for line in lines)
+    assert "Risk events" not in text
+
+
+@pytest.mark.parametrize(("n", "shown"), [(1, 1), (20, 20), (23, 20)])
+def test_format_summary_lists_the_risk_events(four: dict[str, Any], n: int, shown: int) -> None:
+    events = [{"time": f"2024-01-01T{i:02d}:00:00+00:00", "event": f"breaker:drawdown: event {i}"} for i in range(n)]
+    lines = format_summary({**four, "risk_events": events}).splitlines()
+    start = lines.index(f"Risk events ({n})")
+    listed = [line for line in lines[start + 1 :] if "breaker:drawdown" in line]
+    assert listed == [f"{e['time']}  {e['event']}" for e in events[:shown]]
+    assert (f"... {n - shown} more in summary.json" in lines) == (n > shown)
