@@ -113,7 +113,7 @@ def parse_gnu_time(text: str) -> tuple[float, float]:
     return hours * 3600 + minutes * 60 + seconds, int(rss[1]) / 1024
 
 
-def run_kestrel(case: Case, out: Path, python: str) -> Run:
+def run_kestrel(case: Case, out: Path, python: str, extra_config: dict[str, Any] | None = None) -> Run:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     config = {
@@ -122,6 +122,7 @@ def run_kestrel(case: Case, out: Path, python: str) -> Run:
         "stake_currency": case.pairs[0].split("/")[1],
         **SETTINGS,
         "exchange": {"name": "binance", "pair_whitelist": list(case.pairs)},
+        **(extra_config or {}),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2))
     cmd = [python, "-m", "bot", "backtest", "--config", str(out / "config.json"), "--datadir", str(case.datadir)]
@@ -130,7 +131,11 @@ def run_kestrel(case: Case, out: Path, python: str) -> Run:
     if run.returncode == 0 and summary_path.exists():
         summary = json.loads(summary_path.read_text())
         run.trades, run.inner_s = summary["trades"], summary["wall_seconds"]
-        run.extra = {"candles_processed": summary.get("candles_processed"), "ticks_run": summary.get("ticks_run")}
+        run.extra = {
+            "candles_processed": summary.get("candles_processed"),
+            "ticks_run": summary.get("ticks_run"),
+            "risk_events": len(summary.get("risk_events", [])),
+        }
     return run
 
 
