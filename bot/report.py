@@ -11,7 +11,8 @@ from bot.config import Config
 from bot.ledger import STOP, TAKE_PROFIT, JournalOrder
 from bot.risk.trading_state import TradingState
 from bot.store.db import open_engine
-from bot.store.repo import Repo, TradeRecord
+from bot.store.records import TradeRecord
+from bot.store.repo import Repo
 from bot.store.trading_control import status_line
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,39 +17,9 @@ from bot.clock import Clock
 from bot.exchange.base import OrderRequest, OrderState
 from bot.ledger import ENTRY, STOP, TAKE_PROFIT, JournalOrder, derive_trade
 from bot.store.models import EquityRow, EventRow, KeyValueRow, LockRow, OrderRow, TradeRow
+from bot.store.records import EventRecord, TradeRecord
 
 LIVE_TRADE_STATUSES = ("opening", "open", "closing")
-
-
-@dataclass(frozen=True)
-class TradeRecord:
-    id: int
-    pair: str
-    status: str
-    stake_quote: Decimal
-    amount: Decimal
-    open_rate: Decimal | None
-    open_ms: int | None
-    open_fee: Decimal
-    close_rate: Decimal | None
-    close_ms: int | None
-    close_fee: Decimal
-    exit_reason: str | None
-    enter_tag: str | None
-    signal_ms: int
-    max_rate: Decimal | None
-    profit_quote: Decimal | None
-    profit_ratio: Decimal | None
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    ts_ms: int
-    wall_ms: int
-    kind: str
-    pair: str | None
-    client_id: str | None
-    message: str
 
 
 def _d(value: str | None) -> Decimal | None:

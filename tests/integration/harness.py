@@ -19,7 +19,8 @@ from bot.ledger import JournalOrder
 from bot.runtime import build_runtime
 from bot.service import Daemon
 from bot.store.db import open_engine
-from bot.store.repo import EventRecord, Repo, TradeRecord
+from bot.store.records import EventRecord, TradeRecord
+from bot.store.repo import Repo
 from bot.strategy.loader import load_strategy
 
 

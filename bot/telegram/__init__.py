@@ -1,0 +1,1 @@
+"""Telegram: the command interface and the notifications (python-telegram-bot, in the daemon loop)."""
