@@ -141,28 +141,27 @@ def _dispatch(args: argparse.Namespace) -> int:
 async def _control(config: Config, action: str, reason: str) -> int:
     """pause, resume, kill: written to the database, where the daemon reads it at its next tick (or
     at its start, before any order, when it is not running)."""
-    from functools import partial
-
     from bot.clock import SystemClock
-    from bot.risk import trading_state as ts
+    from bot.controls import Controls
+    from bot.store.audit import AuditLog
     from bot.store.db import open_engine
     from bot.store.repo import Repo
-    from bot.store.trading_control import change_trading_state, status_line
 
     wall = SystemClock()
-    now = wall.now_ms()
-    change = {
-        "pause": partial(ts.pause, by="cli", reason=reason or "paused by hand", now_ms=now),
-        "kill": partial(ts.kill, by="cli", reason=reason or "kill switch by hand", now_ms=now),
-        "resume": partial(ts.resume, by="cli", now_ms=now),
-    }[action]
     engine = await open_engine(config.db_path, create=True)
     try:
-        before, after = await change_trading_state(Repo(engine, wall), change, ts_ms=now)
+        controls = Controls(Repo(engine, wall), wall)
+        if action == "pause":
+            outcome = await controls.pause(by="cli", reason=reason)
+        elif action == "kill":
+            outcome = await controls.kill(by="cli", reason=reason)
+        else:
+            outcome = await controls.resume(by="cli")
+        await AuditLog(engine, wall).record(channel="cli", command=action, args=reason, result=outcome.describe())
     finally:
         await engine.dispose()
-    note = " (no change)" if after == before else "; a running daemon applies it at its next tick"
-    print(f"{status_line(after)}{note}")
+    note = "; a running daemon applies it at its next tick" if outcome.changed else ""
+    print(f"{outcome.describe()}{note}")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from bot.clock import parse_iso_ms
 from bot.config_section import Section
 from bot.errors import ConfigError
 from bot.risk_config import ProtectionConfig, RiskConfig
+from bot.telegram_config import TelegramConfig
 from bot.timeframes import timeframe_s
 
 # freqtrade keys Kestrel accepts and ignores, so a freqtrade config loads with a warning instead of
@@ -132,14 +133,6 @@ class PaperFillsConfig(Section):
 
     slippage: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal("0.05"))  # against market orders
     volume_share: Decimal | None = Field(default=None, gt=0, le=1)  # of a candle's volume a resting limit takes
-
-
-class TelegramConfig(Section):
-    """Placeholder until the Telegram issue: only the switch and the credentials are read."""
-
-    enabled: bool = False
-    token: str = ""
-    chat_id: str = ""
 
 
 class SimulatedConfig(Section):

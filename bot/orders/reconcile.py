@@ -11,6 +11,7 @@ from loguru import logger
 
 from bot.errors import ExchangeError
 from bot.exchange.base import Exchange, OrderRequest, OrderState, Side
+from bot.ledger import STOP, TAKE_PROFIT, JournalOrder
 from bot.orders.announce import announce
 from bot.orders.ids import parse_client_id
 from bot.store.repo import LIVE_TRADE_STATUSES, Repo
@@ -26,6 +27,7 @@ class ReconcileReport:
 
 async def refresh_orders(venue: Exchange, repo: Repo, now_ms: int) -> ReconcileReport:
     checked = changed = not_sent = unresolved = 0
+    ended: list[JournalOrder] = []
     for order in await repo.nonfinal_orders():
         checked += 1
         try:
@@ -55,6 +57,11 @@ async def refresh_orders(venue: Exchange, repo: Repo, now_ms: int) -> ReconcileR
             changed += 1
             if recorded.status == "filled":
                 await announce(repo, "order_filled", recorded, now_ms)
+            elif recorded.is_final:
+                ended.append(recorded)
+    for order in ended:  # after every refresh, so a fill that explains the cancel is recorded first
+        if await _cancel_matters(repo, order):
+            await announce(repo, "order_cancelled", order, now_ms)
     return ReconcileReport(checked, changed, not_sent, unresolved)
 
 
@@ -115,3 +122,13 @@ def _request(state: OrderState) -> OrderRequest:
         price=state.price,
         stop_price=state.stop_price,
     )
+
+
+async def _cancel_matters(repo: Repo, order: JournalOrder) -> bool:
+    """Cancelled or expired at the venue, not by us (our cancels are recorded final at once). A
+    protective order's OCO sibling going when the other fills is routine; one gone while its
+    position is still open leaves the position unprotected until the next tick re-places it."""
+    if order.purpose not in (STOP, TAKE_PROFIT):
+        return True
+    trade = await repo.trade(order.trade_id)
+    return trade is not None and trade.status in ("open", "closing")

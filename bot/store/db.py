@@ -73,6 +73,7 @@ async def _check_version(engine: AsyncEngine, path: Path, *, create: bool) -> No
 _MIGRATIONS = {
     2: ["ALTER TABLE orders ADD COLUMN fee_base VARCHAR NOT NULL DEFAULT '0'"],
     3: [],  # new tables only (equity, locks): create_all made them
+    4: [],  # the audit table
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3  # 2: orders.fee_base; 3: the equity and locks tables
+SCHEMA_VERSION = 4  # 2: orders.fee_base; 3: the equity and locks tables; 4: the audit table
 
 
 class SchemaVersionRow(SQLModel, table=True):
@@ -106,3 +106,18 @@ class LockRow(SQLModel, table=True):
     until_ms: int
     reason: str
     created_ms: int
+
+
+class AuditRow(SQLModel, table=True):
+    """Every command a person sent, served or not: who, what, and what came of it."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    wall_ms: int = Field(index=True)
+    channel: str  # "telegram", "cli"
+    user_id: int | None = None
+    username: str = ""
+    chat_id: int | None = None
+    command: str
+    args: str = ""
+    result: str

@@ -36,3 +36,16 @@ class EventRecord:
     pair: str | None
     client_id: str | None
     message: str
+    id: int = 0  # its row, in the order events were written
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    wall_ms: int
+    channel: str
+    user_id: int | None
+    username: str
+    chat_id: int | None
+    command: str
+    args: str
+    result: str

@@ -251,7 +251,7 @@ class Repo:
             if kind is not None:
                 query = query.where(EventRow.kind == kind)
             rows = (await s.exec(query.order_by(desc(col(EventRow.id))).limit(limit))).all()
-            return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message) for r in rows]
+            return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message, r.id or 0) for r in rows]
 
     async def equity_samples(self, *, limit: int = 1000) -> list[tuple[int, Decimal]]:
         """Newest first."""
