@@ -54,6 +54,10 @@ class CandleCache:
             self._last_ms[pair] = last
         return frame
 
+    def last_closes(self) -> dict[str, float]:
+        """The newest close of every pair refreshed so far (what Telegram shows as the price)."""
+        return {pair: float(frame["close"].iloc[-1]) for pair, frame in self._frames.items() if len(frame)}
+
 
 def _contiguous(ts_ms: np.ndarray, tf_ms: int) -> bool:
     return bool(np.all(np.diff(ts_ms) == tf_ms))

@@ -27,6 +27,7 @@ from bot.pacing import Pacer, SimulatedPacer, WallPacer
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
+from bot.telegram_config import telegram_token
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
 from bot.trading_rules import (
@@ -58,6 +59,8 @@ class Runtime:
     engine: AsyncEngine
     repo: Repo
     trader: Trader
+    candles: CandleCache
+    telegram_token: str | None = None  # set when telegram.enabled
 
     async def close(self) -> None:
         await self.venue.close()
@@ -74,6 +77,8 @@ async def build_runtime(
     """Everything the daemon needs, connected. The store opens first: pairs that still hold a
     position are managed even when they left the whitelist. A real exchange that is down at start
     is waited for (until `stop` is set)."""
+    environ = os.environ if environ is None else environ
+    token = telegram_token(config.telegram, environ) if config.telegram.enabled else None  # fail before the DB
     timeframe = timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
     fee = fee_for(config)
@@ -101,7 +106,7 @@ async def build_runtime(
             pacer = SimulatedPacer(clock, tf_ms, config.simulated.speed, source.last_ms())
         else:
             clock = wall
-            venue = ccxt_venue(config, timeframe, fee, os.environ if environ is None else environ)
+            venue = ccxt_venue(config, timeframe, fee, environ)
             markets = dict(await markets_when_reachable(venue, config.exchange.name, stop or asyncio.Event()))
             check_pairs(markets, config.exchange.pair_whitelist, managed, config.exchange.name)
             managed = [pair for pair in managed if pair in markets]
@@ -126,11 +131,12 @@ async def build_runtime(
         policy=policy_for(config),
     )
     window = max(config.candle_window, strategy.startup_candle_count + 2)
+    candles = CandleCache(venue, timeframe, tf_ms, window)
     trader = Trader(
         venue=venue,
         repo=repo,
         executor=executor,
-        cache=CandleCache(venue, timeframe, tf_ms, window),
+        cache=candles,
         strategy=strategy,
         rules=rules,
         limits=limits_for(config, rules),
@@ -145,7 +151,7 @@ async def build_runtime(
         protections=protections_for(config, tf_ms),
         board=BreakerBoard(repo, monitored, machinery, tf_ms, wall),
     )
-    return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader)
+    return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader, candles, token)
 
 
 async def managed_pairs(config: Config, repo: Repo) -> list[str]:

@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
 from bot.clock import iso_ms, ms_to_datetime
+from bot.errors import KestrelError
 from bot.runtime import Runtime
+from bot.telegram.health import LoopLag
+
+if TYPE_CHECKING:
+    from bot.telegram.app import TelegramService
 
 STOP_GRACE_S = 8.0
 
@@ -26,6 +32,9 @@ class Daemon:
         self.ticks = 0
         self._first = True
         self.replay_finished = asyncio.Event()  # set when a replay has no candles left
+        self.telegram: TelegramService | None = None
+        self._lag = LoopLag()
+        self._side_tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -85,6 +94,20 @@ class Daemon:
             }
         )
         await rt.trader.reconcile(rt.clock.now_ms())
+        self._side_tasks.append(asyncio.create_task(self._lag.run(), name="loop-lag"))
+        if rt.telegram_token is not None:  # after the reconcile, before the first tick: the backlog's kill
+            from bot.telegram.wiring import build_telegram
+
+            self.telegram = build_telegram(rt, self.act_on_controls, self._lag)
+            await self.telegram.start()
+
+    async def act_on_controls(self) -> None:
+        """A kill sent from inside the daemon is carried out now, between ticks."""
+        async with self._tick_lock:
+            try:
+                await self._rt.trader.halt_now(self._rt.clock.now_ms())
+            except KestrelError as e:  # the next tick tries again
+                logger.error("kill switch: {}; the next tick tries again", e)
 
     async def _finish(self, scheduler: AsyncIOScheduler) -> None:
         """No new tick starts once stop is set; the running one may finish its actions (each already
@@ -100,7 +123,12 @@ class Daemon:
         await asyncio.sleep(0)  # let the scheduler's deferred shutdown run before the loop closes
         try:
             await rt.repo.add_event("stopped", "Kestrel stopped", ts_ms=rt.clock.now_ms())
+            if self.telegram is not None:
+                await self.telegram.stop()
         finally:
+            for task in self._side_tasks:
+                task.cancel()
+            await asyncio.gather(*self._side_tasks, return_exceptions=True)
             await rt.close()
         logger.info("stopped")
 
@@ -114,6 +142,8 @@ class Daemon:
             except Exception as e:  # the tick guard: one failed tick must not stop the daemon
                 logger.opt(exception=e).error("tick failed: {}: {}", type(e).__name__, e)
                 await self._record_failure(e)
+        if self.telegram is not None:
+            self.telegram.notifier.poke()
         async with self._tick_done:
             self.ticks += 1
             self._tick_done.notify_all()

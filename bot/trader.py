@@ -211,6 +211,13 @@ class Trader:
             len(book.positions),
         )
 
+    async def halt_now(self, now_ms: int) -> None:
+        """A kill from inside the daemon (Telegram): flatten now, not at the next candle."""
+        state = await self._trading_state()
+        if state.mode is Mode.HALTED and not state.flattened:
+            await refresh_orders(self._venue, self._repo, now_ms)
+            await self._halted_tick(state, now_ms)
+
     async def _trading_state(self) -> TradingState:
         """The stored state (the CLI may change it at any time), logged when it changed."""
         state = await read_trading_state(self._repo)

@@ -270,6 +270,12 @@ class Repo:
             await s.commit()
             return True
 
+    async def locks(self, *, until_after_ms: int) -> list[tuple[str, int, str]]:
+        """Stored locks still in force after `until_after_ms`: (pair or "*", until_ms, reason)."""
+        async with self._session() as s:
+            query = select(LockRow).where(LockRow.until_ms > until_after_ms).order_by(col(LockRow.until_ms))
+            return [(r.pair, r.until_ms, r.reason) for r in (await s.exec(query)).all()]
+
     async def set_state(self, values: dict[str, Any], *, equity: tuple[int, Decimal, Decimal] | None = None) -> None:
         """Upsert named facts; with `equity` (time, equity, quote) also one equity sample, in the same
         commit (one fsync per tick, not two)."""

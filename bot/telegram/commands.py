@@ -1,0 +1,184 @@
+"""What each command does, apart from Telegram: read the store, steer through Controls, and return a
+Reply. The service (app.py) decides who may run it and sends the reply."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.controls import Controls
+from bot.errors import KestrelError
+from bot.risk.trading_state import TradingState
+from bot.store.repo import Repo
+from bot.store.trading_control import read_trading_state, status_line
+from bot.telegram import views
+from bot.telegram.access import help_text
+from bot.telegram_config import Role
+
+
+class CommandArgumentError(KestrelError):
+    """A command's argument is wrong; the message says which and what is expected."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    pre: bool = False  # monospace (tables)
+    keyboard: bool = False  # with the reply keyboard of common commands
+    silent: bool = False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the command."""
+
+    user_id: int
+    username: str
+    role: Role
+
+    @property
+    def by(self) -> str:
+        return "telegram"
+
+    def reason(self, words: list[str], default: str) -> str:
+        text = " ".join(words) or default
+        return f"{text} (@{self.username or self.user_id})"
+
+
+@dataclass(frozen=True)
+class Request:
+    args: list[str]
+    caller: Caller
+
+
+def count_arg(args: list[str], default: int, *, name: str = "n", most: int = 365) -> int:
+    if not args:
+        return default
+    try:
+        value = int(args[0])
+    except ValueError:
+        raise CommandArgumentError(f"{name}: {args[0]!r} is not a whole number") from None
+    if not 1 <= value <= most:
+        raise CommandArgumentError(f"{name}: must be between 1 and {most}, got {value}")
+    return value
+
+
+class CommandDesk:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        repo: Repo,
+        controls: Controls,
+        clock: Clock,
+        wall: Clock,
+        last_closes: Callable[[], Mapping[str, float]],
+        health: Callable[[], Awaitable[views.Health]],
+    ) -> None:
+        self._config = config
+        self._repo = repo
+        self._controls = controls
+        self._clock = clock
+        self._wall = wall
+        self._last_closes = last_closes
+        self._health = health
+
+    async def run(self, name: str, args: list[str], caller: Caller) -> Reply:
+        """Raises CommandArgumentError (and TransitionRefusedError from the controls) for the
+        caller to answer with its message."""
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            raise CommandArgumentError(f"/{name} is not available in this version")
+        reply: Reply = await handler(Request(args, caller))
+        return reply
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _cmd_help(self, req: Request) -> Reply:
+        return Reply(help_text(req.caller.role), keyboard=True)
+
+    async def _cmd_start(self, _req: Request) -> Reply:
+        state = await read_trading_state(self._repo)
+        return Reply(f"Kestrel is here. {status_line(state)}\n/help lists the commands.", keyboard=True)
+
+    async def _open_trades(self) -> list[views.OpenTrade]:
+        closes = self._last_closes()
+        out = []
+        for trade in reversed(await self._repo.trades(live_only=True)):
+            price = closes.get(trade.pair)
+            out.append(
+                views.OpenTrade(
+                    trade, await self._repo.orders_of(trade.id), None if price is None else Decimal(str(price))
+                )
+            )
+        return out
+
+    async def _cmd_status(self, req: Request) -> Reply:
+        trades = await self._open_trades()
+        now = self._clock.now_ms()
+        if req.args and req.args[0] == "table":
+            return Reply(views.status_table(trades, now), pre=True)
+        currency = self._config.stake_currency
+        if req.args:
+            wanted = count_arg(req.args, 0, name="id", most=10**9)
+            found = [t for t in trades if t.trade.id == wanted]
+            if not found:
+                raise CommandArgumentError(f"id: no open trade {wanted}; /status lists the open ones")
+            return Reply(views.trade_detail(found[0], now, currency), pre=True)
+        state = await read_trading_state(self._repo)
+        return Reply(views.status_text(status_line(state), trades, now, currency), pre=True)
+
+    async def _cmd_balance(self, _req: Request) -> Reply:
+        balances = await self._repo.get_state("balances")
+        samples = await self._repo.equity_samples(limit=1)
+        equity = samples[-1][1] if samples else None
+        return Reply(views.balance_text(balances, equity, self._config.stake_currency), pre=True)
+
+    async def _cmd_locks(self, _req: Request) -> Reply:
+        now = self._clock.now_ms()
+        return Reply(views.locks_text(await self._repo.locks(until_after_ms=now), now))
+
+    async def _cmd_whitelist(self, _req: Request) -> Reply:
+        pairs = self._config.exchange.pair_whitelist
+        return Reply(f"{len(pairs)} pairs: " + ", ".join(pairs))
+
+    async def _cmd_logs(self, req: Request) -> Reply:
+        n = count_arg(req.args, 10, most=100)
+        return Reply(views.events_text(await self._repo.events(limit=n)), pre=True)
+
+    async def _cmd_version(self, _req: Request) -> Reply:
+        try:
+            ours = version("kestrel")
+        except PackageNotFoundError:
+            ours = "unknown (not installed)"
+        return Reply(f"Kestrel {ours}, strategy {self._config.strategy}, {self._config.exchange.name} market")
+
+    async def _cmd_show_config(self, _req: Request) -> Reply:
+        return Reply(views.config_text(self._config.model_dump(mode="json")), pre=True)
+
+    async def _cmd_health(self, _req: Request) -> Reply:
+        return Reply(views.health_text(await self._health(), self._wall.now_ms()), pre=True)
+
+    # -- steering ------------------------------------------------------------------------------
+
+    async def _cmd_pause(self, req: Request) -> Reply:
+        outcome = await self._controls.pause(
+            by=req.caller.by, reason=req.caller.reason(req.args, "paused from Telegram")
+        )
+        return Reply(outcome.describe())
+
+    async def _cmd_resume(self, req: Request) -> Reply:
+        outcome = await self._controls.resume(by=req.caller.by)
+        return Reply(outcome.describe())
+
+    async def _cmd_kill(self, req: Request) -> Reply:
+        outcome = await self._controls.kill(
+            by=req.caller.by, reason=req.caller.reason(req.args, "kill switch from Telegram")
+        )
+        state: TradingState = outcome.after
+        done = "every position sold" if state.flattened else "still cancelling orders and selling positions"
+        return Reply(f"{outcome.describe()}\n{done}")

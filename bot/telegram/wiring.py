@@ -1,0 +1,41 @@
+"""Builds the Telegram service from a runtime: the one place that knows every part it talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.controls import Controls
+from bot.runtime import Runtime
+from bot.store.audit import AuditLog
+from bot.telegram.app import TelegramService
+from bot.telegram.commands import CommandDesk
+from bot.telegram.health import LoopLag, gather_health
+from bot.telegram.notifier import Notifier
+from bot.telegram.outbox import Outbox
+from bot.telegram.views import Health
+
+
+def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: LoopLag) -> TelegramService:
+    assert rt.telegram_token is not None
+    cfg = rt.config.telegram
+    audit = AuditLog(rt.engine, rt.wall)
+    outboxes: list[Outbox] = []
+
+    async def health() -> Health:
+        return await gather_health(rt.repo, lag, outboxes[0])
+
+    desk = CommandDesk(
+        config=rt.config,
+        repo=rt.repo,
+        controls=Controls(rt.repo, rt.wall, act_now=act_now),
+        clock=rt.clock,
+        wall=rt.wall,
+        last_closes=rt.candles.last_closes,
+        health=health,
+    )
+
+    def notifier_for(outbox: Outbox) -> Notifier:
+        outboxes.append(outbox)
+        return Notifier(cfg, rt.repo, audit, outbox, rt.wall)
+
+    return TelegramService(cfg, rt.telegram_token, desk=desk, audit=audit, notifier_for=notifier_for, wall=rt.wall)
