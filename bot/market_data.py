@@ -54,6 +54,10 @@ class CandleCache:
             self._last_ms[pair] = last
         return frame
 
+    def frame(self, pair: str) -> pd.DataFrame | None:
+        """The window held for `pair` (None before its first refresh)."""
+        return self._frames.get(pair)
+
     def last_closes(self) -> dict[str, float]:
         """The newest close of every pair refreshed so far (what Telegram shows as the price)."""
         return {pair: float(frame["close"].iloc[-1]) for pair, frame in self._frames.items() if len(frame)}

@@ -211,6 +211,9 @@ class TelegramService:
         self._reply(reply)
 
     def _reply(self, reply: Reply) -> None:
+        if reply.photo is not None:
+            self.outbox.post_photo(reply.photo, html.escape(reply.text[:1000]), silent=reply.silent)
+            return
         markup = ReplyKeyboardMarkup(KEYBOARD, resize_keyboard=True) if reply.keyboard else None
         wrap = pre if reply.pre else html.escape
         self.outbox.post(chunks(reply.text, wrap=wrap), silent=reply.silent, reply_markup=markup)

@@ -3,19 +3,23 @@ Reply. The service (app.py) decides who may run it and sends the reply."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 
+import pandas as pd
+
 from bot.clock import Clock
 from bot.config import Config
 from bot.controls import Controls
 from bot.errors import KestrelError
+from bot.ledger import STOP, TAKE_PROFIT
 from bot.risk.trading_state import TradingState
 from bot.store.repo import Repo
 from bot.store.trading_control import read_trading_state, status_line
-from bot.telegram import views
+from bot.telegram import charts, views
 from bot.telegram.access import help_text
 from bot.telegram_config import Role
 
@@ -30,6 +34,7 @@ class Reply:
     pre: bool = False  # monospace (tables)
     keyboard: bool = False  # with the reply keyboard of common commands
     silent: bool = False
+    photo: bytes | None = None  # a PNG, with `text` as its caption
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ class CommandDesk:
         clock: Clock,
         wall: Clock,
         last_closes: Callable[[], Mapping[str, float]],
+        candles: Callable[[str], pd.DataFrame | None],
         health: Callable[[], Awaitable[views.Health]],
+        timeframe: str,
     ) -> None:
         self._config = config
         self._repo = repo
@@ -85,7 +92,9 @@ class CommandDesk:
         self._clock = clock
         self._wall = wall
         self._last_closes = last_closes
+        self._candles = candles
         self._health = health
+        self._timeframe = timeframe
 
     async def run(self, name: str, args: list[str], caller: Caller) -> Reply:
         """Raises CommandArgumentError (and TransitionRefusedError from the controls) for the
@@ -182,3 +191,43 @@ class CommandDesk:
         state: TradingState = outcome.after
         done = "every position sold" if state.flattened else "still cancelling orders and selling positions"
         return Reply(f"{outcome.describe()}\n{done}")
+
+    # -- charts --------------------------------------------------------------------------------
+
+    async def _cmd_chart(self, req: Request) -> Reply:
+        if not req.args:
+            raise CommandArgumentError("pair: missing; /chart BTC/USDT")
+        pair = req.args[0].upper()
+        frame = self._candles(pair)
+        if frame is None or frame.empty:
+            known = ", ".join(self._config.exchange.pair_whitelist)
+            raise CommandArgumentError(f"pair: no candles for {pair!r}; the pairs traded are {known}")
+        marks, stop, target = [], None, None
+        for trade in await self._repo.trades(limit=200):
+            if trade.pair != pair:
+                continue
+            if trade.open_ms is not None and trade.open_rate is not None:
+                marks.append(charts.TradeMark(trade.open_ms, trade.open_rate, "entry", f"#{trade.id}"))
+            if trade.close_ms is not None and trade.close_rate is not None:
+                marks.append(charts.TradeMark(trade.close_ms, trade.close_rate, "exit", f"#{trade.id}"))
+            if trade.status in ("open", "closing"):
+                orders = await self._repo.orders_of(trade.id)
+                stop = views.resting(orders, STOP)
+                target = views.resting(orders, TAKE_PROFIT)
+        png = await asyncio.to_thread(
+            charts.candle_chart_png,
+            frame,
+            marks,
+            pair=pair,
+            timeframe=self._timeframe,
+            stop_price=stop,
+            take_profit_price=target,
+        )
+        return Reply(f"{pair} {self._timeframe}: {len(marks)} entries and exits shown", photo=png)
+
+    async def _cmd_equity(self, _req: Request) -> Reply:
+        samples = list(reversed(await self._repo.equity_samples(limit=100_000)))
+        if len(samples) < 2:
+            raise CommandArgumentError("equity: not enough samples yet (one is stored per tick)")
+        png = await asyncio.to_thread(charts.equity_chart_png, samples, currency=self._config.stake_currency)
+        return Reply(f"equity: {len(samples)} samples", photo=png)

@@ -45,7 +45,7 @@ def unrealised(t: OpenTrade) -> tuple[Decimal, Decimal] | None:
     return profit, (profit / cost if cost > 0 else Decimal(0))
 
 
-def _resting(orders: Sequence[JournalOrder], purpose: str) -> Decimal | None:
+def resting(orders: Sequence[JournalOrder], purpose: str) -> Decimal | None:
     for o in orders:
         if o.purpose == purpose and not o.is_final:
             return o.stop_price if purpose == STOP else o.price
@@ -64,8 +64,8 @@ def trade_detail(t: OpenTrade, now_ms: int, currency: str) -> str:
         f"price     {num(t.price)}",
         f"opened    {opened}" + (f" ({age_min} min)" if age_min is not None else ""),
         f"profit    {num(gain[0], 4) if gain else '-'} {currency} ({pct(gain[1]) if gain else '-'})",
-        f"stop      {num(_resting(t.orders, STOP))}",
-        f"target    {num(_resting(t.orders, TAKE_PROFIT))}",
+        f"stop      {num(resting(t.orders, STOP))}",
+        f"target    {num(resting(t.orders, TAKE_PROFIT))}",
     ]
     if trade.enter_tag:
         lines.append(f"tag       {trade.enter_tag}")

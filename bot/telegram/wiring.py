@@ -31,6 +31,8 @@ def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: Loo
         clock=rt.clock,
         wall=rt.wall,
         last_closes=rt.candles.last_closes,
+        candles=rt.candles.frame,
+        timeframe=rt.timeframe,
         health=health,
     )
 
