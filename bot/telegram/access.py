@@ -96,8 +96,9 @@ def parse_command(text: str, bot_username: str) -> tuple[str, list[str]] | None:
     return name.lower(), args
 
 
-def help_text(role: Role) -> str:
-    lines = [f"/{s.name} {s.usage}".rstrip() + f" - {s.help}" for s in COMMANDS.values() if role >= s.role]
+def help_text(role: Role, available: frozenset[str]) -> str:
+    shown = [s for s in COMMANDS.values() if role >= s.role and s.name in available]
+    lines = [f"/{s.name} {s.usage}".rstrip() + f" - {s.help}" for s in shown]
     return "\n".join(lines)
 
 

@@ -105,7 +105,8 @@ class TelegramService:
                 drop_pending_updates=False,
                 error_callback=self._on_polling_error,
             )
-            await self.bot.set_my_commands([(s.name, s.help[:256]) for s in COMMANDS.values()])
+            built = self._desk.available
+            await self.bot.set_my_commands([(s.name, s.help[:256]) for s in COMMANDS.values() if s.name in built])
         except InvalidToken as e:
             logger.error("Telegram refused the token ({}); Telegram is off until a restart, trading goes on", e)
             self.outbox.disabled = "invalid token"

@@ -20,7 +20,7 @@ from bot.risk.trading_state import TradingState
 from bot.store.repo import Repo
 from bot.store.trading_control import read_trading_state, status_line
 from bot.telegram import charts, views
-from bot.telegram.access import help_text
+from bot.telegram.access import COMMANDS, help_text
 from bot.telegram_config import Role
 
 
@@ -96,6 +96,11 @@ class CommandDesk:
         self._health = health
         self._timeframe = timeframe
 
+    @property
+    def available(self) -> frozenset[str]:
+        """The commands built so far (the others answer that they are not available)."""
+        return frozenset(name for name in COMMANDS if hasattr(self, f"_cmd_{name}"))
+
     async def run(self, name: str, args: list[str], caller: Caller) -> Reply:
         """Raises CommandArgumentError (and TransitionRefusedError from the controls) for the
         caller to answer with its message."""
@@ -108,7 +113,7 @@ class CommandDesk:
     # -- reading -------------------------------------------------------------------------------
 
     async def _cmd_help(self, req: Request) -> Reply:
-        return Reply(help_text(req.caller.role), keyboard=True)
+        return Reply(help_text(req.caller.role, self.available), keyboard=True)
 
     async def _cmd_start(self, _req: Request) -> Reply:
         state = await read_trading_state(self._repo)

@@ -7,7 +7,15 @@ import html
 import pytest
 
 from bot.store.records import EventRecord
-from bot.telegram.access import COMMANDS, DenialLog, Verdict, authorise, needs_confirmation, parse_command
+from bot.telegram.access import (
+    COMMANDS,
+    DenialLog,
+    Verdict,
+    authorise,
+    help_text,
+    needs_confirmation,
+    parse_command,
+)
 from bot.telegram.confirm import CANCEL, CONFIRM, Confirmations, callback_data
 from bot.telegram.notices import Repeats, chunks, notification_kind, pre
 from bot.telegram.views import REDACTED, redact
@@ -186,3 +194,12 @@ def test_show_config_redacts_every_secret() -> None:
     assert shown["exchange"]["secret"] == REDACTED
     assert shown["stake_amount"] == 100
     assert shown["empty"]["key"] == ""  # nothing to hide, and an empty key says so
+
+
+def test_help_shows_what_the_role_may_run_and_what_is_built() -> None:
+    built = frozenset({"status", "pause", "kill"})
+    assert [line.split()[0] for line in help_text(Role.VIEWER, built).splitlines()] == ["/status"]
+    assert [line.split()[0] for line in help_text(Role.OPERATOR, built).splitlines()] == ["/status", "/pause"]
+    admin = help_text(Role.ADMIN, built)
+    assert admin.splitlines()[-1].startswith("/kill [reason] - kill switch")
+    assert "/reload" not in admin  # an admin command, but not built
