@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ class Outgoing:
 
 def retry_after_s(error: RetryAfter) -> float:
     """PTB gives seconds as int, or as a timedelta when told to: either way, seconds."""
-    value: Any = error.retry_after
+    with warnings.catch_warnings():  # PTB 22 warns on every read that the type will change
+        warnings.simplefilter("ignore")
+        value: Any = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
