@@ -11,7 +11,7 @@ from functools import partial
 from bot.clock import Clock
 from bot.risk import trading_state as ts
 from bot.store.repo import Repo
-from bot.store.trading_control import change_trading_state, status_line
+from bot.store.trading_control import change_trading_state, read_trading_state, status_line
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Controls:
         outcome = await self._change(partial(ts.kill, by=by, reason=reason or "kill switch by hand", now_ms=now), now)
         if self._act_now is not None:
             await self._act_now()
+            outcome = ControlOutcome(outcome.before, await read_trading_state(self._repo))  # flattened by now?
         return outcome
 
     async def _change(self, change: Callable[[ts.TradingState], ts.TradingState], now_ms: int) -> ControlOutcome:

@@ -64,7 +64,11 @@ class AuditLog:
             rows = (await s.exec(query)).all()
             return [EventRecord(r.ts_ms, r.wall_ms, r.kind, r.pair, r.client_id, r.message, r.id or 0) for r in rows]
 
-    async def last_event_id(self) -> int:
+    async def last_event_id(self, kind: str | None = None) -> int:
+        """The newest event's row id (of that kind, when given); 0 when there is none."""
+        query = select(EventRow.id).order_by(desc(col(EventRow.id))).limit(1)
+        if kind is not None:
+            query = query.where(EventRow.kind == kind)
         async with self._session() as s:
-            row = (await s.exec(select(EventRow.id).order_by(desc(col(EventRow.id))).limit(1))).first()
+            row = (await s.exec(query)).first()
             return row or 0

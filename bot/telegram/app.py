@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import html
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 
 from loguru import logger
 from telegram import (
@@ -60,6 +59,7 @@ class TelegramService:
         audit: AuditLog,
         notifier_for: Callable[[Outbox], Notifier],
         wall: Clock,
+        secrets: Iterable[str] = (),
     ) -> None:
         self._cfg = cfg
         self._desk = desk
@@ -73,13 +73,12 @@ class TelegramService:
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._app.add_error_handler(self._on_error)
         assert cfg.chat_id is not None  # the config refuses enabled without it
-        self.outbox = Outbox(self._app.bot, cfg.chat_id)
+        self.outbox = Outbox(self._app.bot, cfg.chat_id, secrets=[token, *secrets])
         self.notifier = notifier_for(self.outbox)
         self._confirmations = Confirmations(cfg.confirm_timeout_s)
         self._denials = DenialLog()
         self._polling_errors = DenialLog()
         self._tasks: list[asyncio.Task[None]] = []
-        self._started_at = datetime.fromtimestamp(0, UTC)  # set by start()
         self.running = False
 
     @property
@@ -90,7 +89,6 @@ class TelegramService:
 
     async def start(self) -> None:
         """Connect, answer the backlog, then poll. A failure here is logged and trading goes on."""
-        self._started_at = datetime.fromtimestamp(self._wall.now_ms() / 1000, UTC)
         await self.notifier.start_cursor()
         self._tasks = [asyncio.create_task(self.outbox.run(), name="telegram-outbox")]
         try:
@@ -134,12 +132,16 @@ class TelegramService:
         self.running = False
 
     async def _answer_backlog(self) -> None:
-        """Updates that waited while the daemon was down, answered before the first tick."""
-        updates = await self.bot.get_updates(timeout=0, allowed_updates=["message", "callback_query"])
-        for update in updates:
-            await self._handle(update)
-        if updates:
-            await self.bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)  # confirms them
+        """Updates that waited while the daemon was down, answered before the first tick. What this
+        call returns is the backlog (message dates are whole seconds, too coarse to tell)."""
+        offset = None
+        while updates := await self.bot.get_updates(
+            offset=offset, timeout=0, allowed_updates=["message", "callback_query"]
+        ):
+            for update in updates:
+                await self._handle(update, backlog=True)
+            offset = updates[-1].update_id + 1
+        # the empty answer to the last call confirmed everything below `offset`
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class TelegramService:
         if isinstance(update, Update):
             await self._handle(update)
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, *, backlog: bool = False) -> None:
         if update.callback_query is not None:
             await self._on_press(update.callback_query)
             return
@@ -180,7 +182,7 @@ class TelegramService:
             return
         assert spec is not None
         caller = Caller(user.id, user.username or "", self._cfg.role_of(user.id) or COMMANDS["help"].role)
-        if message.date < self._started_at:
+        if backlog:
             await self._backlog(name, args, caller, message)
             return
         if needs_confirmation(spec, args):

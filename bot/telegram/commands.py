@@ -51,7 +51,7 @@ class Caller:
 
     def reason(self, words: list[str], default: str) -> str:
         text = " ".join(words) or default
-        return f"{text} (@{self.username or self.user_id})"
+        return f"{text} (@{self.username})" if self.username else f"{text} (user {self.user_id})"
 
 
 @dataclass(frozen=True)
@@ -194,8 +194,8 @@ class CommandDesk:
             by=req.caller.by, reason=req.caller.reason(req.args, "kill switch from Telegram")
         )
         state: TradingState = outcome.after
-        done = "every position sold" if state.flattened else "still cancelling orders and selling positions"
-        return Reply(f"{outcome.describe()}\n{done}")
+        done = "\nevery order cancelled, every position sold" if state.flattened else ""
+        return Reply(outcome.describe() + done)
 
     # -- charts --------------------------------------------------------------------------------
 

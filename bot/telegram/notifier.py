@@ -34,9 +34,14 @@ class Notifier:
         self.cursor = 0
 
     async def start_cursor(self) -> None:
-        """The stored cursor; on the very first start, the newest event (history is not replayed)."""
+        """The stored cursor; on the very first start, just before this run's `started` event (the
+        history before it is not replayed)."""
         stored = await self._repo.get_state(CURSOR_KEY)
-        self.cursor = int(stored) if stored is not None else await self._audit.last_event_id()
+        if stored is not None:
+            self.cursor = int(stored)
+        else:
+            started = await self._audit.last_event_id("started")
+            self.cursor = started - 1 if started else await self._audit.last_event_id()
         if stored is None:
             await self._repo.set_state({CURSOR_KEY: self.cursor})
 

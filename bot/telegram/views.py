@@ -130,6 +130,16 @@ def redact(value: Any) -> Any:
     return value
 
 
+def secret_values(value: Any) -> set[str]:
+    """Every secret the config holds (what `redact` hides), so outgoing text can be scrubbed of them."""
+    if isinstance(value, dict):
+        found = {v for k, v in value.items() if k in SECRET_KEYS and isinstance(v, str) and v}
+        return found.union(*(secret_values(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(secret_values(v) for v in value))
+    return set()
+
+
 def config_text(config_json: Mapping[str, Any]) -> str:
     return json.dumps(redact(dict(config_json)), indent=1, sort_keys=True, default=str)
 

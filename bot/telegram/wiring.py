@@ -12,7 +12,7 @@ from bot.telegram.commands import CommandDesk
 from bot.telegram.health import LoopLag, gather_health
 from bot.telegram.notifier import Notifier
 from bot.telegram.outbox import Outbox
-from bot.telegram.views import Health
+from bot.telegram.views import Health, secret_values
 
 
 def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: LoopLag) -> TelegramService:
@@ -40,4 +40,12 @@ def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: Loo
         outboxes.append(outbox)
         return Notifier(cfg, rt.repo, audit, outbox, rt.wall)
 
-    return TelegramService(cfg, rt.telegram_token, desk=desk, audit=audit, notifier_for=notifier_for, wall=rt.wall)
+    return TelegramService(
+        cfg,
+        rt.telegram_token,
+        desk=desk,
+        audit=audit,
+        notifier_for=notifier_for,
+        wall=rt.wall,
+        secrets=secret_values(rt.config.model_dump(mode="json")),
+    )
