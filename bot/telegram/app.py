@@ -38,8 +38,9 @@ from bot.telegram.access import (
     parse_command,
     refusal_text,
 )
-from bot.telegram.commands import Caller, CommandDesk, Reply
+from bot.telegram.commands import CommandDesk
 from bot.telegram.confirm import CANCEL, CONFIRM, Confirmations, callback_data
+from bot.telegram.desk import Caller, Reply
 from bot.telegram.notices import chunks, pre
 from bot.telegram.notifier import Notifier
 from bot.telegram.outbox import Outbox

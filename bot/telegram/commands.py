@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 
@@ -14,62 +13,14 @@ import pandas as pd
 from bot.clock import Clock
 from bot.config import Config
 from bot.controls import Controls
-from bot.errors import KestrelError
 from bot.ledger import STOP, TAKE_PROFIT
 from bot.risk.trading_state import TradingState
 from bot.store.repo import Repo
 from bot.store.trading_control import read_trading_state, status_line
 from bot.telegram import charts, views
 from bot.telegram.access import COMMANDS, help_text
-from bot.telegram_config import Role
-
-
-class CommandArgumentError(KestrelError):
-    """A command's argument is wrong; the message says which and what is expected."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    pre: bool = False  # monospace (tables)
-    keyboard: bool = False  # with the reply keyboard of common commands
-    silent: bool = False
-    photo: bytes | None = None  # a PNG, with `text` as its caption
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent the command."""
-
-    user_id: int
-    username: str
-    role: Role
-
-    @property
-    def by(self) -> str:
-        return "telegram"
-
-    def reason(self, words: list[str], default: str) -> str:
-        text = " ".join(words) or default
-        return f"{text} (@{self.username})" if self.username else f"{text} (user {self.user_id})"
-
-
-@dataclass(frozen=True)
-class Request:
-    args: list[str]
-    caller: Caller
-
-
-def count_arg(args: list[str], default: int, *, name: str = "n", most: int = 365) -> int:
-    if not args:
-        return default
-    try:
-        value = int(args[0])
-    except ValueError:
-        raise CommandArgumentError(f"{name}: {args[0]!r} is not a whole number") from None
-    if not 1 <= value <= most:
-        raise CommandArgumentError(f"{name}: must be between 1 and {most}, got {value}")
-    return value
+from bot.telegram.desk import Caller, CommandArgumentError, Reply, Request, count_arg
+from bot.telegram.report_commands import Reports
 
 
 class CommandDesk:
@@ -96,19 +47,30 @@ class CommandDesk:
         self._health = health
         self._timeframe = timeframe
 
+        self._groups: list[object] = [
+            self,
+            Reports(config=config, repo=repo, clock=clock, last_closes=last_closes),
+        ]
+
+    def _handler(self, name: str) -> Callable[[Request], Awaitable[Reply]] | None:
+        for group in self._groups:
+            handler = getattr(group, f"_cmd_{name}", None)
+            if handler is not None:
+                return handler  # type: ignore[no-any-return]
+        return None
+
     @property
     def available(self) -> frozenset[str]:
         """The commands built so far (the others answer that they are not available)."""
-        return frozenset(name for name in COMMANDS if hasattr(self, f"_cmd_{name}"))
+        return frozenset(name for name in COMMANDS if self._handler(name) is not None)
 
     async def run(self, name: str, args: list[str], caller: Caller) -> Reply:
         """Raises CommandArgumentError (and TransitionRefusedError from the controls) for the
         caller to answer with its message."""
-        handler = getattr(self, f"_cmd_{name}", None)
+        handler = self._handler(name)
         if handler is None:
             raise CommandArgumentError(f"/{name} is not available in this version")
-        reply: Reply = await handler(Request(args, caller))
-        return reply
+        return await handler(Request(args, caller))
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.store.db import open_engine
 from bot.store.records import AuditRecord
 from bot.store.repo import Repo
 from bot.strategy.loader import load_strategy
+from bot.telegram.views import num
 from bot.telegram_config import NOTIFICATION_KINDS
 from tests.fakes.telegram_api import FakeTelegram, Sent
 from tests.integration.harness import read_back
@@ -253,6 +255,29 @@ async def test_a_confirmation_expires_and_works_once(make_config: Any, tg: FakeT
         edits = [s.plain for s in tg.sent if s.method == "editMessageText"]
         assert edits == ["/kill: expired after 1 s; send /kill again", "/kill: confirmed"]
         await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 2), 20)
+
+        stored = await read_back(path)  # the reports on the trades the kill closed
+        closed = stored.closed()
+        assert closed
+        realised = sum((t.profit_quote or D(0) for t in closed), D(0))
+        profit = await say(tg, VIEWER, "/profit")
+        assert f"realised  {num(realised, 4)} USDT" in profit and f"{len(closed)} closed" in profit
+        assert "open      0 trades, unrealised 0 USDT" in profit
+        listed = (await say(tg, VIEWER, "/trades")).splitlines()[1:]
+        assert sorted(int(line.split()[0]) for line in listed) == sorted(t.id for t in closed)
+        assert all(line.split()[-1] == "kill_switch" for line in listed)
+        daily = (await say(tg, VIEWER, "/daily 3")).splitlines()
+        wins = sum(1 for t in closed if (t.profit_quote or 0) > 0)
+        assert len(daily) == 5 and daily[-1].split() == ["total", num(realised, 4), str(len(closed)), str(wins)]
+        for command in ("/weekly 2", "/monthly 2"):
+            assert (await say(tg, VIEWER, command)).splitlines()[-1].split()[1:3] == [
+                num(realised, 4),
+                str(len(closed)),
+            ]
+        performance = await say(tg, VIEWER, "/performance")
+        assert {line.split()[0] for line in performance.splitlines()[1:]} == {t.pair for t in closed}
+        assert await say(tg, VIEWER, "/count") == "open trades 0 of 3; stake in them 0 USDT"
+        assert await say(tg, VIEWER, "/daily 400") == "n: must be between 1 and 365, got 400"
     stored = await read_back(path)
     assert_flat(stored)
     assert [e.kind for e in stored.events].count("trading_state") == 1  # killed once
