@@ -20,6 +20,7 @@ from bot.exchange.candle_sources import CandleSource, GeneratedCandles, ReplayCa
 from bot.exchange.monitored import MonitoredExchange
 from bot.exchange.sim_markets import generated_market, replay_market
 from bot.exchange.simulated import SimulatedExchange
+from bot.manual_orders import ManualOrders
 from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
@@ -60,6 +61,7 @@ class Runtime:
     repo: Repo
     trader: Trader
     candles: CandleCache
+    manual: ManualOrders  # orders a person asks for (Telegram), between ticks
     telegram_token: str | None = None  # set when telegram.enabled
 
     async def close(self) -> None:
@@ -151,7 +153,19 @@ async def build_runtime(
         protections=protections_for(config, tf_ms),
         board=BreakerBoard(repo, monitored, machinery, tf_ms, wall),
     )
-    return Runtime(config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader, candles, token)
+    manual = ManualOrders(
+        venue=venue,
+        repo=repo,
+        executor=executor,
+        markets=markets,
+        limits=limits_for(config, rules),
+        whitelist=config.exchange.pair_whitelist,
+        stake_currency=config.stake_currency,
+        tf_ms=tf_ms,
+    )
+    return Runtime(
+        config, strategy, timeframe, tf_ms, clock, pacer, wall, venue, engine, repo, trader, candles, manual, token
+    )
 
 
 async def managed_pairs(config: Config, repo: Repo) -> list[str]:

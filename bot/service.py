@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import UTC
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from bot.telegram.app import TelegramService
 
 STOP_GRACE_S = 8.0
+T = TypeVar("T")
 
 
 class Daemon:
@@ -98,8 +100,16 @@ class Daemon:
         if rt.telegram_token is not None:  # after the reconcile, before the first tick: the backlog's kill
             from bot.telegram.wiring import build_telegram
 
-            self.telegram = build_telegram(rt, self.act_on_controls, self._lag)
+            self.telegram = build_telegram(rt, self.act_on_controls, self.between_ticks, self._lag)
             await self.telegram.start()
+
+    async def between_ticks(self, action: Callable[[int], Awaitable[T]]) -> T:
+        """An action from outside the schedule (a forced exit or entry), never inside a tick."""
+        async with self._tick_lock:
+            result = await action(self._rt.clock.now_ms())
+        if self.telegram is not None:
+            self.telegram.notifier.poke()
+        return result
 
     async def act_on_controls(self) -> None:
         """A kill sent from inside the daemon is carried out now, between ticks."""

@@ -15,6 +15,7 @@ from bot.book import Book
 from bot.breaker_board import BreakerBoard
 from bot.candles import dates_ms
 from bot.clock import iso_ms
+from bot.decisions import Decision, explain_entries
 from bot.engine import plan_entries, plan_exits, plan_protections
 from bot.equity_watch import EquityWatch
 from bot.errors import BooksDisagreeError, ExchangeError, StrategyError
@@ -87,6 +88,7 @@ class Trader:
         self._board = board
         self._reported_errors: dict[str, str] = {}
         self._last_state: TradingState | None = None
+        self.decisions: dict[str, Decision] = {}  # the last tick's reasons, per pair (/why)
 
     async def reconcile(self, now_ms: int) -> ReconcileReport:
         """Before the first tick: every unfinished journal order looked up, orphans with our prefix
@@ -173,7 +175,9 @@ class Trader:
             await self._executor.exit(exit_intent, now_ms)
 
         prices = await self._prices(signals)
-        if await self._repo.get_state("entries_blocked"):
+        strategy_said = signals
+        blocked = await self._repo.get_state("entries_blocked") or ""
+        if blocked:
             signals = {pair: sig for pair, sig in signals.items() if not sig.enter}
         book = await self._book(closed_since_ms=now_ms)
         state = await self._trading_state()  # a pause or a kill may have come in during this tick
@@ -190,6 +194,9 @@ class Trader:
         )
         for skip in skipped:
             logger.debug("entry skipped: {}", skip.reason)
+        self.decisions.update(
+            explain_entries(self._whitelist, strategy_said, entries, skipped, blocked=blocked, tick_ms=now_ms)
+        )
         for entry in entries:
             await self._executor.enter(entry, now_ms)
 
@@ -238,7 +245,12 @@ class Trader:
             for t in await self._repo.trades()
             if t.status == "closed" and t.close_ms is not None
         ]
-        locks = active_locks(closed, self._protections, now_ms)
+        lifted = set(await self._repo.locks(until_after_ms=now_ms, lifted=True))  # by hand (/unlock)
+        locks = tuple(
+            lock
+            for lock in active_locks(closed, self._protections, now_ms)
+            if (lock.pair or "*", lock.until_ms, lock.reason) not in lifted
+        )
         for lock in locks:
             if await self._repo.record_lock(lock.pair, lock.until_ms, lock.reason, now_ms):
                 text = f"{lock.pair or 'every pair'} locked until {iso_ms(lock.until_ms)}: {lock.reason}"

@@ -3,6 +3,7 @@ sent), one connection so there is one writer, and the schema version checked bef
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +75,19 @@ _MIGRATIONS = {
     2: ["ALTER TABLE orders ADD COLUMN fee_base VARCHAR NOT NULL DEFAULT '0'"],
     3: [],  # new tables only (equity, locks): create_all made them
     4: [],  # the audit table
+    5: ["ALTER TABLE locks ADD COLUMN lifted_ms INTEGER"],
 }
 
 
 async def _migrate(session: AsyncSession, from_version: int) -> None:
     for version in range(from_version + 1, SCHEMA_VERSION + 1):
         for statement in _MIGRATIONS[version]:
+            added = re.fullmatch(r"ALTER TABLE (\w+) ADD COLUMN (\w+) .*", statement)
+            if added and await _has_column(session, added[1], added[2]):
+                continue  # the table is newer than the database: create_all just made it whole
             await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def _has_column(session: AsyncSession, table: str, column: str) -> bool:
+    rows = (await session.exec(text(f"PRAGMA table_info({table})"))).all()  # type: ignore[call-overload]
+    return any(row[1] == column for row in rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 4  # 2: orders.fee_base; 3: the equity and locks tables; 4: the audit table
+SCHEMA_VERSION = 5  # 2: orders.fee_base; 3: the equity and locks tables; 4: the audit table; 5: locks.lifted_ms
 
 
 class SchemaVersionRow(SQLModel, table=True):
@@ -106,6 +106,7 @@ class LockRow(SQLModel, table=True):
     until_ms: int
     reason: str
     created_ms: int
+    lifted_ms: int | None = None  # lifted by hand (/unlock): no longer keeps entries out
 
 
 class AuditRow(SQLModel, table=True):

@@ -270,11 +270,29 @@ class Repo:
             await s.commit()
             return True
 
-    async def locks(self, *, until_after_ms: int) -> list[tuple[str, int, str]]:
-        """Stored locks still in force after `until_after_ms`: (pair or "*", until_ms, reason)."""
+    async def locks(self, *, until_after_ms: int, lifted: bool = False) -> list[tuple[str, int, str]]:
+        """Stored locks still in force after `until_after_ms` (or, `lifted`, those lifted by hand):
+        (pair or "*", until_ms, reason)."""
         async with self._session() as s:
             query = select(LockRow).where(LockRow.until_ms > until_after_ms).order_by(col(LockRow.until_ms))
+            if lifted:
+                query = query.where(col(LockRow.lifted_ms).is_not(None))
+            else:
+                query = query.where(col(LockRow.lifted_ms).is_(None))
             return [(r.pair, r.until_ms, r.reason) for r in (await s.exec(query)).all()]
+
+    async def lift_locks(self, pair: str | None, now_ms: int) -> list[tuple[str, int, str]]:
+        """Lift the locks in force on `pair` (None: every lock, "every pair" ones too); returns them."""
+        async with self._session() as s:
+            query = select(LockRow).where(LockRow.until_ms > now_ms, col(LockRow.lifted_ms).is_(None))
+            if pair is not None:
+                query = query.where(LockRow.pair == pair)
+            rows = (await s.exec(query)).all()
+            for row in rows:
+                row.lifted_ms = now_ms
+                s.add(row)
+            await s.commit()
+            return [(r.pair, r.until_ms, r.reason) for r in rows]
 
     async def set_state(self, values: dict[str, Any], *, equity: tuple[int, Decimal, Decimal] | None = None) -> None:
         """Upsert named facts; with `equity` (time, equity, quote) also one equity sample, in the same

@@ -3,6 +3,7 @@ StrategyError line. The only place (with the loader) that catches everything use
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class PairSignal:
     enter: bool
     exit: bool
     tag: str | None = None
+    values: tuple[tuple[str, float], ...] = ()  # the strategy's own columns on that candle (/why)
 
 
 def analyze(strategy: Strategy, candles: pd.DataFrame, pair: str) -> pd.DataFrame:
@@ -61,7 +63,21 @@ def last_signal(strategy: Strategy, candles: pd.DataFrame, pair: str, candle_ms:
         enter=bool(row["enter_long"]),
         exit=bool(row["exit_long"]),
         tag=str(tag) if isinstance(tag, str) and tag else None,
+        values=_indicator_values(row),
     )
+
+
+_NOT_INDICATORS = frozenset({"date", "open", "high", "low", "close", "volume", "enter_long", "exit_long"})
+
+
+def _indicator_values(row: pd.Series) -> tuple[tuple[str, float], ...]:
+    """The numeric columns the strategy added, as they stand on the signal candle (at most 16)."""
+    out = []
+    for name, value in row.items():
+        if str(name) in _NOT_INDICATORS or isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            continue
+        out.append((str(name), float(value)))
+    return tuple(out[:16])
 
 
 def _checked(out: object, n: int, path: Path, method: str, pair: str) -> pd.DataFrame:

@@ -186,6 +186,11 @@ class TelegramService:
         if backlog:
             await self._backlog(name, args, caller, message)
             return
+        early = self._desk.refuse_early(name)
+        if early is not None:
+            await self._note(name, " ".join(args), f"refused: {early}", (user.id, user.username or "", message.chat.id))
+            self._reply(Reply(early))
+            return
         if needs_confirmation(spec, args):
             await self._ask(name, args, caller, message.chat.id)
             return

@@ -36,6 +36,7 @@ class CommandDesk:
         candles: Callable[[str], pd.DataFrame | None],
         health: Callable[[], Awaitable[views.Health]],
         timeframe: str,
+        steering: object | None = None,  # Steering: the commands that act between ticks
     ) -> None:
         self._config = config
         self._repo = repo
@@ -50,6 +51,7 @@ class CommandDesk:
         self._groups: list[object] = [
             self,
             Reports(config=config, repo=repo, clock=clock, last_closes=last_closes),
+            *([steering] if steering is not None else []),
         ]
 
     def _handler(self, name: str) -> Callable[[Request], Awaitable[Reply]] | None:
@@ -63,6 +65,14 @@ class CommandDesk:
     def available(self) -> frozenset[str]:
         """The commands built so far (the others answer that they are not available)."""
         return frozenset(name for name in COMMANDS if self._handler(name) is not None)
+
+    def refuse_early(self, name: str) -> str | None:
+        """Why a command cannot run at all, said before any confirmation is asked for."""
+        if self._handler(name) is None:
+            return f"/{name} is not available in this version"
+        if name == "forceentry" and not self._config.telegram.allow_forceentry:
+            return "/forceentry is off; set telegram.allow_forceentry to true to allow it"
+        return None
 
     async def run(self, name: str, args: list[str], caller: Caller) -> Reply:
         """Raises CommandArgumentError (and TransitionRefusedError from the controls) for the

@@ -23,6 +23,7 @@ _FIXED = {
     "order_not_sent": "cancel",
     "orphan_cancelled": "cancel",
     "pair_locked": "protection",
+    "locks_lifted": "protection",
     "breaker_tripped": "breaker",
     "breaker_recovered": "breaker",
     "trading_state": "breaker",

@@ -12,10 +12,13 @@ from bot.telegram.commands import CommandDesk
 from bot.telegram.health import LoopLag, gather_health
 from bot.telegram.notifier import Notifier
 from bot.telegram.outbox import Outbox
+from bot.telegram.steering import BetweenTicks, Steering
 from bot.telegram.views import Health, secret_values
 
 
-def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: LoopLag) -> TelegramService:
+def build_telegram(
+    rt: Runtime, act_now: Callable[[], Awaitable[None]], between_ticks: BetweenTicks, lag: LoopLag
+) -> TelegramService:
     assert rt.telegram_token is not None
     cfg = rt.config.telegram
     audit = AuditLog(rt.engine, rt.wall)
@@ -34,6 +37,14 @@ def build_telegram(rt: Runtime, act_now: Callable[[], Awaitable[None]], lag: Loo
         candles=rt.candles.frame,
         timeframe=rt.timeframe,
         health=health,
+        steering=Steering(
+            config=rt.config,
+            repo=rt.repo,
+            clock=rt.clock,
+            manual=rt.manual,
+            between_ticks=between_ticks,
+            decisions=lambda: rt.trader.decisions,
+        ),
     )
 
     def notifier_for(outbox: Outbox) -> Notifier:

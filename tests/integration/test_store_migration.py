@@ -54,3 +54,25 @@ async def test_a_version_1_database_gains_the_fee_base_column_and_keeps_its_trad
     db = sqlite3.connect(path)
     assert db.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
     db.close()
+
+
+async def test_a_version_4_database_gains_lifted_locks_and_keeps_its_locks(tmp_path: Path) -> None:
+    path = tmp_path / "v4.sqlite"
+    engine = await open_engine(path, create=True)
+    await Repo(engine, SystemClock()).record_lock("BTC/USDT", 10_000, "StoplossGuard: 2 stops", 1)
+    await engine.dispose()
+    db = sqlite3.connect(path)
+    with db:  # as Kestrel 4 left it
+        db.execute("ALTER TABLE locks DROP COLUMN lifted_ms")
+        db.execute("UPDATE schema_version SET version = 4")
+    db.close()
+    engine = await open_engine(path, create=True)
+    try:
+        repo = Repo(engine, SystemClock())
+        assert await repo.locks(until_after_ms=5) == [("BTC/USDT", 10_000, "StoplossGuard: 2 stops")]
+        assert await repo.lift_locks("BTC/USDT", 5) == [("BTC/USDT", 10_000, "StoplossGuard: 2 stops")]
+        assert await repo.locks(until_after_ms=5) == []
+        assert await repo.locks(until_after_ms=5, lifted=True) == [("BTC/USDT", 10_000, "StoplossGuard: 2 stops")]
+        assert await repo.lift_locks(None, 5) == []  # lifted once
+    finally:
+        await engine.dispose()

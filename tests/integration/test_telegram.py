@@ -26,6 +26,7 @@ from bot.strategy.loader import load_strategy
 from bot.telegram.views import num
 from bot.telegram_config import NOTIFICATION_KINDS
 from tests.fakes.telegram_api import FakeTelegram, Sent
+from tests.integration.harness import configure as configure_json
 from tests.integration.harness import read_back
 from tests.integration.test_kill_switch import EVERY_CANDLE, PAIRS, assert_flat
 
@@ -378,3 +379,91 @@ async def test_polling_conflicts_are_retried_and_commands_still_answered(make_co
         assert "running" in await say(tg, VIEWER, "/start")
         await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 2), 20)
     assert [r.status for r in tg.requests_to("getUpdates")].count(409) == 2
+
+
+# -- orders by hand, locks and why ----------------------------------------------------------------
+NEVER = """
+from bot.strategy import Strategy
+
+
+class Never(Strategy):
+    timeframe = "5m"
+    minimal_roi = {"0": 1.0}
+    stoploss = -0.5
+
+    def populate_indicators(self, df, metadata):
+        df["sma3"] = df["close"].rolling(3).mean()
+        return df
+
+    def populate_entry_trend(self, df, metadata):
+        df["enter_long"] = 0
+        return df
+"""
+
+
+async def test_forceexit_then_a_cooldown_lock_explained_by_why_and_lifted_by_unlock(
+    make_config: Any, tg: FakeTelegram
+) -> None:
+    path = configure_json(
+        make_config(), protections=[{"method": "CooldownPeriod", "stop_duration_candles": 500}], max_open_trades=3
+    )
+    async with running(path) as daemon:
+        await asyncio.wait_for(daemon.wait_ticks(3), 20)
+        first = (await read_back(path)).by_pair()["BTC/USDT"]
+        assert await say(tg, VIEWER, f"/forceexit {first.id}") == "/forceexit needs the operator role; you are viewer"
+        done = await say(tg, OPERATOR, f"/forceexit {first.id}")
+        assert done == f"trade {first.id} (BTC/USDT): market order filled"
+        assert await say(tg, OPERATOR, "/forceexit 999") == "id: no open trade 999; /status lists the open ones"
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 2), 20)
+        locks = await say(tg, VIEWER, "/locks")
+        assert locks.startswith("BTC/USDT until ") and "CooldownPeriod" in locks
+        why = await say(tg, VIEWER, "/why BTC/USDT")
+        assert "BTC/USDT: locked until" in why and "enter 1, exit 0" in why
+        assert "no entry signal" not in why
+        assert "locked" not in await say(tg, VIEWER, "/why ETH/USDT")  # open: its trade holds the slot
+        assert await say(tg, VIEWER, "/why DOGE/USDT") == (
+            f"pair: 'DOGE/USDT' is not traded; the pairs are {', '.join(PAIRS)}"
+        )
+        lifted = await say(tg, OPERATOR, "/unlock BTC/USDT")
+        assert lifted.startswith("lifted: BTC/USDT until ")
+        assert await say(tg, OPERATOR, "/unlock BTC/USDT") == "no lock in force on BTC/USDT"
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 3), 20)
+        assert await say(tg, VIEWER, "/locks") == "no pair is locked"
+    stored = await read_back(path)
+    btc = [t for t in stored.trades if t.pair == "BTC/USDT"]
+    assert [t.status for t in btc] == ["closed", "open"]  # entered again once the lock was lifted
+    assert btc[0].exit_reason == "force_exit"
+    assert "locks_lifted" in [e.kind for e in stored.events]
+
+
+async def test_forceentry_is_off_by_default_and_when_on_is_confirmed_and_checked(
+    make_config: Any, tg: FakeTelegram, tmp_path: Path
+) -> None:
+    (tmp_path / "strats" / "never.py").write_text(NEVER)
+    path = configure_json(make_config(), strategy="Never")
+    async with running(path) as daemon:
+        assert await say(tg, ADMIN, "/forceentry BTC/USDT") == (
+            "/forceentry is off; set telegram.allow_forceentry to true to allow it"
+        )
+        why = await say(tg, VIEWER, "/why ETH/USDT")
+        assert "ETH/USDT at " in why and ": no entry signal" in why and "sma3 = " in why
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 1), 20)
+    assert (await read_back(path)).trades == []
+
+    path = configure_json(path, telegram=telegram_section(tg, allow_forceentry=True))
+    async with running(path) as daemon:
+        assert await say(tg, OPERATOR, "/forceentry SOL/USDT") == "/forceentry needs the admin role; you are operator"
+        (question,) = await ask(tg, ADMIN, "/forceentry SOL/USDT")
+        tg.press_button(ADMIN, CHAT, question.message_id, question.buttons()[0][1], username="user11")
+        entered = await tg.wait_for(lambda: [t for t in tg.texts_to(CHAT) if t.startswith("SOL/USDT: entry of ")])
+        assert entered[0].endswith("market order filled")
+        await say(tg, OPERATOR, "/pause")
+        (question,) = await ask(tg, ADMIN, "/forceentry BTC/USDT")
+        tg.press_button(ADMIN, CHAT, question.message_id, question.buttons()[0][1], username="user11")
+        refused = await tg.wait_for(lambda: [t for t in tg.texts_to(CHAT) if t.startswith("no entry: ")])
+        assert "PAUSED" in refused[0] or "paused" in refused[0]
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 2), 20)
+    stored = await read_back(path)
+    assert [(t.pair, t.status, t.enter_tag) for t in stored.trades] == [("SOL/USDT", "open", "force_entry")]
+    stop = [o for o in stored.orders if o.purpose == "stop" and o.status == "open"]
+    assert len(stop) == 1  # the next tick protected it like any other trade
