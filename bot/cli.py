@@ -14,7 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from bot.config import Config, load_config, require_strategy
-from bot.errors import ConfigError, KestrelError, StartCancelledError
+from bot.errors import ConfigError, KestrelError
 from bot.logs import setup_logging
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
@@ -135,7 +135,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"{len(config.exchange.pair_whitelist)} pairs, {'dry-run' if config.dry_run else 'live'})"
         )
         return EXIT_OK
-    return _trade(config, strategy)
+    return _trade(args.config, config, strategy)
 
 
 async def _control(config: Config, action: str, reason: str) -> int:
@@ -174,10 +174,9 @@ def _list_strategies(config: Config) -> int:
     return EXIT_OK
 
 
-def _trade(config: Config, strategy: Strategy) -> int:
+def _trade(config_path: Path, config: Config, strategy: Strategy) -> int:
     from bot.instance_lock import InstanceLock
-    from bot.runtime import build_runtime
-    from bot.service import Daemon
+    from bot.service import serve
 
     lock = InstanceLock(config.db_path, *([config.venue_state_path] if config.venue_state_path else []))
 
@@ -186,12 +185,7 @@ def _trade(config: Config, strategy: Strategy) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            runtime = await build_runtime(config, strategy, stop=stop)
-        except StartCancelledError as e:
-            logger.info("{}", e)
-            return EXIT_OK
-        return await Daemon(runtime, stop=stop).run(install_signal_handlers=False)
+        return await serve(config_path, config, strategy, stop=stop)
 
     try:
         lock.acquire()

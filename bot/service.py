@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,8 +15,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
 from bot.clock import iso_ms, ms_to_datetime
-from bot.errors import KestrelError
-from bot.runtime import Runtime
+from bot.config import Config
+from bot.errors import ConfigError, KestrelError, StartCancelledError
+from bot.reload import Reloaded, check_reload
+from bot.runtime import Runtime, build_runtime
+from bot.strategy.base import Strategy
 from bot.telegram.health import LoopLag
 
 if TYPE_CHECKING:
@@ -26,9 +30,11 @@ T = TypeVar("T")
 
 
 class Daemon:
-    def __init__(self, runtime: Runtime, *, stop: asyncio.Event | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, stop: asyncio.Event | None = None, config_path: Path | None = None) -> None:
         self._rt = runtime
         self._stop = stop or asyncio.Event()
+        self._config_path = config_path  # where /reload reads from (None: reload unavailable)
+        self.reload_with: Reloaded | None = None  # set by /reload: run again on these
         self._tick_lock = asyncio.Lock()
         self._tick_done = asyncio.Condition()
         self.ticks = 0
@@ -100,7 +106,8 @@ class Daemon:
         if rt.telegram_token is not None:  # after the reconcile, before the first tick: the backlog's kill
             from bot.telegram.wiring import build_telegram
 
-            self.telegram = build_telegram(rt, self.act_on_controls, self.between_ticks, self._lag)
+            reload = self.reload if self._config_path is not None else None
+            self.telegram = build_telegram(rt, self.act_on_controls, self.between_ticks, reload, self._lag)
             await self.telegram.start()
 
     async def between_ticks(self, action: Callable[[int], Awaitable[T]]) -> T:
@@ -110,6 +117,16 @@ class Daemon:
         if self.telegram is not None:
             self.telegram.notifier.poke()
         return result
+
+    async def reload(self) -> str:
+        """Check config.json and the strategy again; when valid, stop this loop so that `serve`
+        starts it again on them. Raises ConfigError/StrategyError (nothing changes) when not."""
+        if self._config_path is None:
+            raise ConfigError("reload: this daemon was not started from a config file")
+        self.reload_with = await asyncio.to_thread(check_reload, self._config_path, self._rt.config)
+        logger.warning("reload requested: {}", self.reload_with.describe())
+        asyncio.get_running_loop().call_later(0.2, self._stop.set)  # the reply goes out first
+        return f"{self.reload_with.describe()}\nrestarting the trading loop on them (open trades are kept)"
 
     async def act_on_controls(self) -> None:
         """A kill sent from inside the daemon is carried out now, between ticks."""
@@ -153,7 +170,7 @@ class Daemon:
                 logger.opt(exception=e).error("tick failed: {}: {}", type(e).__name__, e)
                 await self._record_failure(e)
         if self.telegram is not None:
-            self.telegram.notifier.poke()
+            await self.telegram.after_tick()
         async with self._tick_done:
             self.ticks += 1
             self._tick_done.notify_all()
@@ -189,3 +206,27 @@ class Daemon:
             )
         except Exception as e:  # the store itself may be what failed; the log file has both
             logger.opt(exception=e).error("could not record the tick failure: {}: {}", type(e).__name__, e)
+
+
+async def serve(
+    config_path: Path,
+    config: Config,
+    strategy: Strategy,
+    *,
+    stop: asyncio.Event,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """`kestrel trade`: the daemon until stopped, started again in place after a valid /reload."""
+    while True:
+        try:
+            runtime = await build_runtime(config, strategy, stop=stop, environ=environ)
+        except StartCancelledError as e:
+            logger.info("{}", e)
+            return 0
+        daemon = Daemon(runtime, stop=stop, config_path=config_path)
+        code = await daemon.run(install_signal_handlers=False)
+        if daemon.reload_with is None or code != 0:
+            return code
+        config, strategy = daemon.reload_with.config, daemon.reload_with.strategy
+        stop.clear()
+        logger.info("reloaded: starting again on the new config and strategy")

@@ -40,6 +40,7 @@ from bot.telegram.access import (
 )
 from bot.telegram.commands import CommandDesk
 from bot.telegram.confirm import CANCEL, CONFIRM, Confirmations, callback_data
+from bot.telegram.daily import DailySummary
 from bot.telegram.desk import Caller, Reply
 from bot.telegram.notices import chunks, pre
 from bot.telegram.notifier import Notifier
@@ -81,6 +82,7 @@ class TelegramService:
         self._polling_errors = DenialLog()
         self._tasks: list[asyncio.Task[None]] = []
         self.running = False
+        self.summary: DailySummary | None = None  # set by the wiring
 
     @property
     def bot(self) -> Bot:
@@ -131,6 +133,16 @@ class TelegramService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.running = False
+
+    async def after_tick(self) -> None:
+        """Notifications now rather than at the next interval; the daily summary when a day ended."""
+        self.notifier.poke()
+        if not self.running or self.summary is None:
+            return
+        try:
+            await self.summary.check()
+        except Exception as e:  # a summary is never worth a failed tick
+            logger.opt(exception=e).warning("daily summary not sent: {}: {}", type(e).__name__, e)
 
     async def _answer_backlog(self) -> None:
         """Updates that waited while the daemon was down, answered before the first tick. What this

@@ -35,6 +35,7 @@ class Steering:
         manual: ManualOrders,
         between_ticks: BetweenTicks,
         decisions: Callable[[], Mapping[str, Decision]],
+        reload: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self._config = config
         self._repo = repo
@@ -42,6 +43,7 @@ class Steering:
         self._manual = manual
         self._between_ticks = between_ticks
         self._decisions = decisions
+        self._reload = reload
 
     def _pair(self, args: list[str], usage: str) -> str:
         if not args:
@@ -103,3 +105,8 @@ class Steering:
             )
             lines += [f"  {name} = {num(value, 6)}" for name, value in sig.values]
         return Reply("\n".join(lines), pre=True)
+
+    async def _cmd_reload(self, _req: Request) -> Reply:
+        if self._reload is None:
+            raise CommandArgumentError("/reload: this daemon was not started from a config file")
+        return Reply(await self._reload())

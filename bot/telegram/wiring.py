@@ -9,6 +9,7 @@ from bot.runtime import Runtime
 from bot.store.audit import AuditLog
 from bot.telegram.app import TelegramService
 from bot.telegram.commands import CommandDesk
+from bot.telegram.daily import DailySummary
 from bot.telegram.health import LoopLag, gather_health
 from bot.telegram.notifier import Notifier
 from bot.telegram.outbox import Outbox
@@ -17,7 +18,11 @@ from bot.telegram.views import Health, secret_values
 
 
 def build_telegram(
-    rt: Runtime, act_now: Callable[[], Awaitable[None]], between_ticks: BetweenTicks, lag: LoopLag
+    rt: Runtime,
+    act_now: Callable[[], Awaitable[None]],
+    between_ticks: BetweenTicks,
+    reload: Callable[[], Awaitable[str]] | None,
+    lag: LoopLag,
 ) -> TelegramService:
     assert rt.telegram_token is not None
     cfg = rt.config.telegram
@@ -44,6 +49,7 @@ def build_telegram(
             manual=rt.manual,
             between_ticks=between_ticks,
             decisions=lambda: rt.trader.decisions,
+            reload=reload,
         ),
     )
 
@@ -51,7 +57,7 @@ def build_telegram(
         outboxes.append(outbox)
         return Notifier(cfg, rt.repo, audit, outbox, rt.wall)
 
-    return TelegramService(
+    service = TelegramService(
         cfg,
         rt.telegram_token,
         desk=desk,
@@ -60,3 +66,5 @@ def build_telegram(
         wall=rt.wall,
         secrets=secret_values(rt.config.model_dump(mode="json")),
     )
+    service.summary = DailySummary(rt.repo, rt.clock, service.notifier, rt.config.stake_currency)
+    return service

@@ -17,7 +17,7 @@ import pytest
 from bot.clock import SystemClock
 from bot.config import load_config, require_strategy
 from bot.runtime import build_runtime
-from bot.service import Daemon
+from bot.service import Daemon, serve
 from bot.store.audit import AuditLog
 from bot.store.db import open_engine
 from bot.store.records import AuditRecord
@@ -26,8 +26,8 @@ from bot.strategy.loader import load_strategy
 from bot.telegram.views import num
 from bot.telegram_config import NOTIFICATION_KINDS
 from tests.fakes.telegram_api import FakeTelegram, Sent
+from tests.integration.harness import assert_no_duplicate_orders, read_back
 from tests.integration.harness import configure as configure_json
-from tests.integration.harness import read_back
 from tests.integration.test_kill_switch import EVERY_CANDLE, PAIRS, assert_flat
 
 TOKEN = "700100:AAH-the-bot-token-nobody-may-see"
@@ -467,3 +467,72 @@ async def test_forceentry_is_off_by_default_and_when_on_is_confirmed_and_checked
     assert [(t.pair, t.status, t.enter_tag) for t in stored.trades] == [("SOL/USDT", "open", "force_entry")]
     stop = [o for o in stored.orders if o.purpose == "stop" and o.status == "open"]
     assert len(stop) == 1  # the next tick protected it like any other trade
+
+
+async def test_the_daily_summary_is_sent_once_when_the_market_day_turns(make_config: Any, tg: FakeTelegram) -> None:
+    path = configure_json(
+        make_config(notifications={**ALL_OFF, "daily_summary": "silent"}),
+        simulated={"speed": 3000, "history_candles": 50, "start": "2025-03-01T23:35:00Z"},
+    )
+    async with running(path) as daemon:
+        summary = await tg.wait_for(lambda: [m for m in tg.messages_to(CHAT) if "daily summary" in m.plain])
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 2), 20)
+    (sent,) = summary
+    assert sent.plain.splitlines()[0].endswith("daily summary for 2025-03-01 (UTC)") and sent.silent
+    stored = await read_back(path)
+    opened_on_day_one = [t for t in stored.trades if (t.open_ms or 0) < 1_740_873_600_000]  # 2025-03-02
+    assert f"open    {len(opened_on_day_one)} trades" in sent.plain and "closed  0 trades" in sent.plain
+    async with running(path) as daemon:
+        await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 3), 20)
+    assert len([m for m in tg.messages_to(CHAT) if "daily summary" in m.plain]) == 1  # not again after a restart
+
+
+# -- reload ---------------------------------------------------------------------------------------
+async def test_reload_checks_first_then_restarts_the_loop_on_the_new_config(
+    make_config: Any, tg: FakeTelegram, tmp_path: Path
+) -> None:
+    path = make_config()
+    config, _ = load_config(path)
+    strategy = load_strategy(config.strategy_path, require_strategy(config, path))
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(path, config, strategy, stop=stop, environ=ENV))
+
+    async def confirmed(command: str) -> str:
+        before = len(tg.messages_to(CHAT))
+        (question,) = await ask(tg, ADMIN, command)
+        tg.press_button(ADMIN, CHAT, question.message_id, question.buttons()[0][1], username="user11")
+        texts = await tg.wait_for(lambda: len(tg.messages_to(CHAT)) >= before + 2 and tg.texts_to(CHAT)[before + 1 :])
+        return str(texts[0])
+
+    try:
+        await tg.wait_for(lambda: tg.requests_to("setMyCommands"))
+        good = path.read_text()
+        path.write_text(good.replace('"stake_amount": 100', '"stake_amount": "lots"'))
+        bad = await confirmed("/reload")
+        assert bad.startswith(f"{path}: stake_amount: ") and "\n" not in bad
+        (tmp_path / "strats" / "every.py").write_text("class EveryCandle(Strategy)\n")  # no colon
+        path.write_text(good)
+        broken = await confirmed("/reload")
+        assert "every.py" in broken and "\n" not in broken
+        (tmp_path / "strats" / "every.py").write_text(EVERY_CANDLE)
+        path.write_text(good.replace('"name": "simulated"', '"name": "binance"'))
+        assert "exchange.name: cannot change on /reload" in await confirmed("/reload")
+        assert "running" in await say(tg, VIEWER, "/start")  # still trading on what it had
+
+        path.write_text(good.replace('"max_open_trades": 3', '"max_open_trades": 1'))
+        done = await confirmed("/reload")
+        assert "changed keys: max_open_trades" in done and "restarting" in done
+        await tg.wait_for(lambda: len(tg.requests_to("setMyCommands")) == 2, what="the second start")
+        assert await say(tg, VIEWER, "/count") == f"open trades {len(await open_now(path))} of 1; stake in them " + (
+            f"{len(await open_now(path)) * 100} USDT"
+        )
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 20) == 0
+    stored = await read_back(path)
+    assert [e.kind for e in stored.events].count("started") == 2
+    assert_no_duplicate_orders(stored)
+
+
+async def open_now(path: Path) -> list[Any]:
+    return [t for t in (await read_back(path)).trades if t.status == "open"]
