@@ -429,10 +429,22 @@ async def test_forceexit_then_a_cooldown_lock_explained_by_why_and_lifted_by_unl
         assert await say(tg, OPERATOR, "/unlock BTC/USDT") == "no lock in force on BTC/USDT"
         await asyncio.wait_for(daemon.wait_ticks(daemon.ticks + 3), 20)
         assert await say(tg, VIEWER, "/locks") == "no pair is locked"
+        reentered = [t for t in (await read_back(path)).trades if t.pair == "BTC/USDT"]
+        assert [t.status for t in reentered] == ["closed", "open"]  # entered again once the lock was lifted
+
+        (question,) = await ask(tg, OPERATOR, "/forceexit all")  # every trade: confirmed first
+        assert question.buttons()[0][0] == "Yes, /forceexit"
+        tg.press_button(OPERATOR, CHAT, question.message_id, question.buttons()[0][1], username="user22")
+        sold = await tg.wait_for(lambda: [t for t in tg.texts_to(CHAT) if t.startswith("trade ") and "\n" in t])
+        assert len(sold[0].splitlines()) == 3 and all(
+            line.endswith("market order filled") for line in sold[0].splitlines()
+        )
     stored = await read_back(path)
     btc = [t for t in stored.trades if t.pair == "BTC/USDT"]
-    assert [t.status for t in btc] == ["closed", "open"]  # entered again once the lock was lifted
     assert btc[0].exit_reason == "force_exit"
+    assert {t.exit_reason for t in stored.trades if t.id in {int(x.split()[1]) for x in sold[0].splitlines()}} == {
+        "force_exit"
+    }
     assert "locks_lifted" in [e.kind for e in stored.events]
 
 
