@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import itertools
 import secrets
 from collections.abc import Callable, Iterable
 
@@ -49,6 +50,7 @@ from bot.telegram_config import TelegramConfig
 
 KEYBOARD = [["/status", "/profit", "/balance"], ["/trades", "/daily", "/health"], ["/pause", "/resume", "/help"]]
 START_TIMEOUT_S = 10.0
+RETRY_START_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # then every minute
 
 
 class TelegramService:
@@ -91,9 +93,22 @@ class TelegramService:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, answer the backlog, then poll. A failure here is logged and trading goes on."""
+        """Connect, answer the backlog, then poll. When Telegram cannot be reached, trading starts
+        anyway and the connection is tried again in the background (what was sent meanwhile is
+        then the backlog); a refused token is final until a restart."""
         await self.notifier.start_cursor()
         self._tasks = [asyncio.create_task(self.outbox.run(), name="telegram-outbox")]
+        if not await self._connect():
+            self._tasks.append(asyncio.create_task(self._connect_later(), name="telegram-connect"))
+
+    async def _connect_later(self) -> None:
+        for attempt in itertools.count():
+            await asyncio.sleep(RETRY_START_S[min(attempt, len(RETRY_START_S) - 1)])
+            if await self._connect():
+                return
+
+    async def _connect(self) -> bool:
+        """True when done: serving, or refused for good."""
         try:
             await asyncio.wait_for(self._app.initialize(), START_TIMEOUT_S)
             await asyncio.wait_for(self._answer_backlog(), START_TIMEOUT_S)
@@ -111,18 +126,34 @@ class TelegramService:
         except InvalidToken as e:
             logger.error("Telegram refused the token ({}); Telegram is off until a restart, trading goes on", e)
             self.outbox.disabled = "invalid token"
-            return
+            return True
         except (TelegramError, TimeoutError) as e:
-            logger.error("Telegram could not be started ({}: {}); trading goes on without it", type(e).__name__, e)
-            return
+            held = self._polling_errors.count(self._wall.now_ms() / 1000)
+            if held is not None:
+                logger.error("Telegram cannot be reached ({}: {}); trading goes on, retrying", type(e).__name__, e)
+            await self._undo_start()
+            return False
         self.running = True
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="telegram-notifier"))
         logger.info("Telegram: serving chat {} for {} users", self._cfg.chat_id, len(self._cfg.users))
+        return True
+
+    async def _undo_start(self) -> None:
+        """After a start that failed half-way: back to not started, so the next try starts clean."""
+        with contextlib.suppress(TelegramError, RuntimeError):
+            if self._app.updater is not None and self._app.updater.running:
+                await self._app.updater.stop()
+            if self._app.running:
+                await self._app.stop()
 
     async def stop(self, *, drain_s: float = 3.0) -> None:
-        with contextlib.suppress(Exception):  # what is queued gets a bounded moment to go out
-            await self.notifier.pump()
-        await self.outbox.drain(drain_s)
+        for task in self._tasks:  # a connection being retried stops first
+            if task.get_name() == "telegram-connect":
+                task.cancel()
+        if self.running:
+            with contextlib.suppress(Exception):  # what is queued gets a bounded moment to go out
+                await self.notifier.pump()
+            await self.outbox.drain(drain_s)
         if self.running and self._app.updater is not None:
             with contextlib.suppress(TelegramError, RuntimeError):
                 await self._app.updater.stop()

@@ -67,6 +67,7 @@ class Outbox:
         self.disabled: str | None = None  # why sending stopped for good
         self.sent = 0
         self.waited_s = 0.0  # time spent waiting out 429s and failures (for /health)
+        self.unreachable = False  # the last try failed on the network (a stop does not wait for it)
 
     @property
     def queued(self) -> int:
@@ -125,10 +126,12 @@ class Outbox:
                 logger.error("Telegram refused a message: {} ({} characters)", e, len(item.html))
                 message = None
             except NetworkError as e:  # unreachable, timed out, 5xx: the same message again later
+                self.unreachable = True
                 await self._wait(backoff_s, f"Telegram unreachable ({e}); retrying in {backoff_s:g} s")
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
                 continue
             backoff_s = 1.0
+            self.unreachable = False
             self._queue.popleft()
             if not item.done.done():
                 item.done.set_result(message)
@@ -170,6 +173,9 @@ class Outbox:
         self._idle.set()
 
     async def drain(self, timeout_s: float) -> None:
-        """At stop: give the queue a bounded moment to go out (the 'stopped' notice among it)."""
+        """At stop: give the queue a bounded moment to go out (the 'stopped' notice among it); no
+        moment at all while Telegram cannot be reached."""
+        if self.unreachable:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)

@@ -111,7 +111,9 @@ class _Poll:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-token", *, bot_username: str = "kestrel_test_bot") -> None:
+    def __init__(
+        self, token: str = "123456:TEST-token", *, bot_username: str = "kestrel_test_bot", port: int = 0
+    ) -> None:
         self.token = token
         self.bot_user = {
             "id": int(token.split(":", maxsplit=1)[0]),
@@ -136,7 +138,7 @@ class FakeTelegram:
         self._poll: _Poll | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._port = port  # 0: any free port
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> FakeTelegram:
@@ -145,7 +147,8 @@ class FakeTelegram:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal as D
@@ -548,3 +549,36 @@ async def test_reload_checks_first_then_restarts_the_loop_on_the_new_config(
 
 async def open_now(path: Path) -> list[Any]:
     return [t for t in (await read_back(path)).trades if t.status == "open"]
+
+
+async def test_telegram_unreachable_at_start_then_back_then_gone_never_stops_trading(make_config: Any) -> None:
+    with socket.socket() as probe:  # a port nobody listens on, yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = configure_json(
+        make_config(), telegram={**telegram_section_for(f"http://127.0.0.1:{port}/bot"), "notifications": ALL_OFF}
+    )
+    async with running(path) as daemon:
+        await asyncio.wait_for(daemon.wait_ticks(5), 20)
+        assert daemon.telegram is not None and not daemon.telegram.running
+        async with FakeTelegram(TOKEN, port=port) as server:  # Telegram comes back
+            server.send_text(VIEWER, CHAT, "/status")  # sent while it could not be reached: the backlog
+            await server.wait_for(lambda: daemon.telegram is not None and daemon.telegram.running, timeout_s=15)
+            (expired,) = await server.wait_for(lambda: server.texts_to(CHAT))
+            assert expired.startswith("/status expired, sent while the bot was down")
+            assert "running" in await say(server, VIEWER, "/start")
+        seen = daemon.ticks  # and goes again: polling fails, ticks go on
+        await asyncio.wait_for(daemon.wait_ticks(seen + 10), 20)
+        started = time.monotonic()
+    assert time.monotonic() - started < 5  # stopping does not wait on the dead connection
+    assert (await read_back(path)).trades
+
+
+def telegram_section_for(base_url: str) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "chat_id": CHAT,
+        "users": {str(VIEWER): "viewer"},
+        "base_url": base_url,
+        "poll_timeout_s": 1,
+    }
