@@ -59,3 +59,7 @@ class OrderNotFoundError(ExchangeError):
 
 class UnsupportedError(KestrelError):
     """A feature named in the config is not available in this version."""
+
+
+class StoppingError(KestrelError):
+    """An action asked for while the daemon stops or reloads: not carried out."""

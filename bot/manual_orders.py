@@ -61,10 +61,14 @@ class ManualOrders:
             if trade.status != "open":
                 lines.append(f"trade {trade.id} ({trade.pair}): already exiting")
                 continue
+            intent = ExitIntent(trade.id, trade.pair, trade.amount, FORCE_EXIT)
             try:
-                order = await self._executor.exit(ExitIntent(trade.id, trade.pair, trade.amount, FORCE_EXIT), now_ms)
+                order = await self._executor.exit(intent, now_ms, at_market=True)
             except ExchangeError as e:
                 lines.append(f"trade {trade.id} ({trade.pair}): not sent ({e}); try again")
+                continue
+            if order is None and (after := await self._repo.trade(trade.id)) is not None and after.status == "closed":
+                lines.append(f"trade {trade.id} ({trade.pair}): already sold by its stop or take-profit")
                 continue
             lines.append(f"trade {trade.id} ({trade.pair}): {_outcome(order)}")
         return lines

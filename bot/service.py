@@ -16,7 +16,7 @@ from loguru import logger
 
 from bot.clock import iso_ms, ms_to_datetime
 from bot.config import Config
-from bot.errors import ConfigError, KestrelError, StartCancelledError
+from bot.errors import ConfigError, KestrelError, StartCancelledError, StoppingError
 from bot.reload import Reloaded, check_reload
 from bot.runtime import Runtime, build_runtime
 from bot.strategy.base import Strategy
@@ -35,6 +35,7 @@ class Daemon:
         self._stop = stop or asyncio.Event()
         self._config_path = config_path  # where /reload reads from (None: reload unavailable)
         self.reload_with: Reloaded | None = None  # set by /reload: run again on these
+        self._reloading = asyncio.Event()  # apart from `stop`: a SIGTERM during a reload still stops
         self._tick_lock = asyncio.Lock()
         self._tick_done = asyncio.Condition()
         self.ticks = 0
@@ -47,10 +48,14 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set() or self._reloading.is_set()
+
     async def wait_ticks(self, count: int) -> None:
         """Wait until at least `count` ticks have run in this process (tests and demos)."""
         async with self._tick_done:
-            await self._tick_done.wait_for(lambda: self.ticks >= count or self._stop.is_set())
+            await self._tick_done.wait_for(lambda: self.ticks >= count or self.stopping)
 
     async def run(self, *, install_signal_handlers: bool = True) -> int:
         rt = self._rt
@@ -75,7 +80,10 @@ class Daemon:
         )
         scheduler.start()
         try:
-            await self._stop.wait()
+            stopped, reloading = asyncio.create_task(self._stop.wait()), asyncio.create_task(self._reloading.wait())
+            await asyncio.wait([stopped, reloading], return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (stopped, reloading):
+                waiter.cancel()
         finally:
             await self._finish(scheduler)
         return 0
@@ -112,6 +120,8 @@ class Daemon:
 
     async def between_ticks(self, action: Callable[[int], Awaitable[T]]) -> T:
         """An action from outside the schedule (a forced exit or entry), never inside a tick."""
+        if self.stopping:
+            raise StoppingError("the daemon is stopping; send it again once it is back")
         async with self._tick_lock:
             result = await action(self._rt.clock.now_ms())
         if self.telegram is not None:
@@ -125,11 +135,14 @@ class Daemon:
             raise ConfigError("reload: this daemon was not started from a config file")
         self.reload_with = await asyncio.to_thread(check_reload, self._config_path, self._rt.config)
         logger.warning("reload requested: {}", self.reload_with.describe())
-        asyncio.get_running_loop().call_later(0.2, self._stop.set)  # the reply goes out first
+        asyncio.get_running_loop().call_later(0.2, self._reloading.set)  # the reply goes out first
         return f"{self.reload_with.describe()}\nrestarting the trading loop on them (open trades are kept)"
 
     async def act_on_controls(self) -> None:
-        """A kill sent from inside the daemon is carried out now, between ticks."""
+        """A kill sent from inside the daemon is carried out now, between ticks (when stopping, the
+        stored halt is carried out at the next start, before any order)."""
+        if self.stopping:
+            return
         async with self._tick_lock:
             try:
                 await self._rt.trader.halt_now(self._rt.clock.now_ms())
@@ -142,6 +155,8 @@ class Daemon:
         rt = self._rt
         logger.info("stopping: letting the current tick finish")
         scheduler.pause()
+        if self.telegram is not None:  # no new command; those in hand finish (they may wait for the tick)
+            await self.telegram.stop_polling()
         try:
             await asyncio.wait_for(self._tick_lock.acquire(), timeout=STOP_GRACE_S)
         except TimeoutError:
@@ -160,7 +175,7 @@ class Daemon:
         logger.info("stopped")
 
     async def _tick_job(self) -> None:
-        if self._stop.is_set() or self._tick_lock.locked():
+        if self.stopping or self._tick_lock.locked():
             return
         async with self._tick_lock:
             try:
@@ -225,8 +240,7 @@ async def serve(
             return 0
         daemon = Daemon(runtime, stop=stop, config_path=config_path)
         code = await daemon.run(install_signal_handlers=False)
-        if daemon.reload_with is None or code != 0:
+        if daemon.reload_with is None or code != 0 or stop.is_set():
             return code
         config, strategy = daemon.reload_with.config, daemon.reload_with.strategy
-        stop.clear()
         logger.info("reloaded: starting again on the new config and strategy")

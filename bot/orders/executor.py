@@ -59,10 +59,12 @@ class Executor:
         )
         return await self._send(request, now_ms)
 
-    async def exit(self, intent: ExitIntent, now_ms: int) -> JournalOrder | None:
+    async def exit(self, intent: ExitIntent, now_ms: int, *, at_market: bool = False) -> JournalOrder | None:
         if not await self._cancel_protection(intent.trade_id, now_ms):
             return None  # a protective order filled meanwhile: the position is already gone
-        return await self._exit_order(intent.trade_id, intent.pair, intent.amount, intent.reason, now_ms)
+        return await self._exit_order(
+            intent.trade_id, intent.pair, intent.amount, intent.reason, now_ms, at_market=at_market
+        )
 
     async def _exit_order(
         self, trade_id: int, pair: str, amount: Decimal, reason: str, now_ms: int, *, at_market: bool = False

@@ -56,7 +56,7 @@ SAFETY_COMMANDS = frozenset({"kill", "pause"})  # honoured even when sent while 
 
 def needs_confirmation(spec: CommandSpec, args: list[str]) -> bool:
     """/forceexit is confirmed only for `all`: one trade is routine, every trade is not."""
-    return spec.confirm or (spec.name == "forceexit" and args[:1] == ["all"])
+    return spec.confirm or (spec.name == "forceexit" and [a.lower() for a in args[:1]] == ["all"])
 
 
 class Verdict(Enum):

@@ -111,7 +111,7 @@ class TelegramService:
         """True when done: serving, or refused for good."""
         try:
             await asyncio.wait_for(self._app.initialize(), START_TIMEOUT_S)
-            await asyncio.wait_for(self._answer_backlog(), START_TIMEOUT_S)
+            await self._answer_backlog()
             await self._app.start()
             assert self._app.updater is not None
             await self._app.updater.start_polling(
@@ -133,6 +133,15 @@ class TelegramService:
                 logger.error("Telegram cannot be reached ({}: {}); trading goes on, retrying", type(e).__name__, e)
             await self._undo_start()
             return False
+        except asyncio.CancelledError:  # stopped while connecting: leave nothing running
+            await self._undo_start()
+            raise
+        except Exception as e:  # anything else (the audit table busy...): logged, tried again later
+            logger.opt(exception=e).error(
+                "Telegram start failed: {}: {}; trading goes on, retrying", type(e).__name__, e
+            )
+            await self._undo_start()
+            return False
         self.running = True
         self._tasks.append(asyncio.create_task(self.notifier.run(), name="telegram-notifier"))
         logger.info("Telegram: serving chat {} for {} users", self._cfg.chat_id, len(self._cfg.users))
@@ -146,18 +155,26 @@ class TelegramService:
             if self._app.running:
                 await self._app.stop()
 
+    async def stop_polling(self) -> None:
+        """No new update is fetched; the handlers in hand run to their end. First step of a stop."""
+        connecting = [t for t in self._tasks if t.get_name() == "telegram-connect" and not t.done()]
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
+        with contextlib.suppress(TelegramError, RuntimeError):
+            if self._app.updater is not None and self._app.updater.running:
+                await self._app.updater.stop()
+            if self._app.running:
+                await self._app.stop()
+
     async def stop(self, *, drain_s: float = 3.0) -> None:
-        for task in self._tasks:  # a connection being retried stops first
-            if task.get_name() == "telegram-connect":
-                task.cancel()
+        """After the daemon's last event: what is queued (the 'stopped' notice among it) gets a
+        bounded moment to go out, then everything is closed."""
+        await self.stop_polling()
         if self.running:
-            with contextlib.suppress(Exception):  # what is queued gets a bounded moment to go out
+            with contextlib.suppress(Exception):
                 await self.notifier.pump()
             await self.outbox.drain(drain_s)
-        if self.running and self._app.updater is not None:
-            with contextlib.suppress(TelegramError, RuntimeError):
-                await self._app.updater.stop()
-                await self._app.stop()
         with contextlib.suppress(TelegramError, RuntimeError):
             await self._app.shutdown()
         for task in self._tasks:
@@ -177,15 +194,22 @@ class TelegramService:
 
     async def _answer_backlog(self) -> None:
         """Updates that waited while the daemon was down, answered before the first tick. What this
-        call returns is the backlog (message dates are whole seconds, too coarse to tell)."""
-        offset = None
-        while updates := await self.bot.get_updates(
-            offset=offset, timeout=0, allowed_updates=["message", "callback_query"]
-        ):
-            for update in updates:
+        call returns is the backlog (message dates are whole seconds, too coarse to tell). Each batch
+        is confirmed before it is handled, so a failure half-way never handles one twice; only the
+        fetching has a time limit (a kill handled here may take its time)."""
+
+        async def fetch(offset: int | None) -> tuple[Update, ...]:
+            return await asyncio.wait_for(
+                self.bot.get_updates(offset=offset, timeout=0, allowed_updates=["message", "callback_query"]),
+                START_TIMEOUT_S,
+            )
+
+        batch = await fetch(None)
+        while batch:
+            following = await fetch(batch[-1].update_id + 1)  # confirms `batch`
+            for update in batch:
                 await self._handle(update, backlog=True)
-            offset = updates[-1].update_id + 1
-        # the empty answer to the last call confirmed everything below `offset`
+            batch = following
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -263,12 +287,13 @@ class TelegramService:
         self._reply(reply)
 
     def _reply(self, reply: Reply) -> None:
+        text = self.outbox.scrub(reply.text)  # before any cut, which could split a secret
         if reply.photo is not None:
-            self.outbox.post_photo(reply.photo, html.escape(reply.text[:1000]), silent=reply.silent)
+            self.outbox.post_photo(reply.photo, html.escape(text[:1000]), silent=reply.silent)
             return
         markup = ReplyKeyboardMarkup(KEYBOARD, resize_keyboard=True) if reply.keyboard else None
         wrap = pre if reply.pre else html.escape
-        self.outbox.post(chunks(reply.text, wrap=wrap), silent=reply.silent, reply_markup=markup)
+        self.outbox.post(chunks(text, wrap=wrap), silent=reply.silent, reply_markup=markup)
 
     # -- confirmations -------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ class Notifier:
             self._post(kind, text, silent=delivery == "silent")
 
     def _post(self, kind: str, text: str, *, silent: bool) -> None:
+        text = self._outbox.scrub(text)  # before the cut, which could split a secret
         self._outbox.post(chunks(text, wrap=lambda piece: notice_html(kind, piece)), silent=silent)
 
     def _now_s(self) -> float:

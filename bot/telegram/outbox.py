@@ -91,9 +91,14 @@ class Outbox:
         self._put(item)
         return item.done
 
-    def _put(self, item: Outgoing) -> None:
+    def scrub(self, text: str) -> str:
+        """`text` with every known secret replaced (also applied to everything queued)."""
         for secret in self._secrets:
-            item.html = item.html.replace(secret, REDACTED)
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _put(self, item: Outgoing) -> None:
+        item.html = self.scrub(item.html)
         if self.disabled is not None:
             item.done.set_result(None)
             return

@@ -38,8 +38,10 @@ class Reports:
         closes = self._last_closes()
         unrealised: Decimal | None = Decimal(0)
         for t in open_trades:
+            if t.open_rate is None or t.amount <= 0:
+                continue  # an entry still resting: nothing held yet
             price = closes.get(t.pair)
-            if price is None or t.open_rate is None or unrealised is None:
+            if price is None or unrealised is None:
                 unrealised = None
                 continue
             unrealised += (Decimal(str(price)) - t.open_rate) * t.amount

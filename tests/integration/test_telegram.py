@@ -539,6 +539,11 @@ async def test_reload_checks_first_then_restarts_the_loop_on_the_new_config(
         assert await say(tg, VIEWER, "/count") == f"open trades {len(await open_now(path))} of 1; stake in them " + (
             f"{len(await open_now(path)) * 100} USDT"
         )
+        path.write_text(good)
+        again = await confirmed("/reload")
+        assert "changed keys: max_open_trades" in again
+        stop.set()  # a SIGTERM while the reload is under way: it stops, it does not start again
+        assert await asyncio.wait_for(task, 20) == 0
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 20) == 0
@@ -582,3 +587,18 @@ def telegram_section_for(base_url: str) -> dict[str, Any]:
         "base_url": base_url,
         "poll_timeout_s": 1,
     }
+
+
+async def test_a_stop_while_commands_are_in_hand_does_not_hang(make_config: Any, tg: FakeTelegram) -> None:
+    path = make_config()
+    async with running(path) as daemon:
+        await asyncio.wait_for(daemon.wait_ticks(3), 20)
+        trade = (await read_back(path)).trades[0]
+        for _ in range(3):
+            tg.send_text(OPERATOR, CHAT, f"/forceexit {trade.id}")
+            tg.send_text(ADMIN, CHAT, "/kill")
+        await tg.wait_for(lambda: tg.pending_updates == 0)
+        daemon.request_stop()  # `running` fails if the stop takes more than 20 s
+    stored = await read_back(path)
+    assert_no_duplicate_orders(stored)
+    assert len([o for o in stored.orders if o.trade_id == trade.id and o.purpose == "exit"]) <= 1

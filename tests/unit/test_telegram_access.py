@@ -51,6 +51,7 @@ def test_every_command_has_help_and_the_destructive_ones_need_admin_or_confirmat
     assert {n for n, s in COMMANDS.items() if s.confirm} == {"kill", "forceentry", "reload"}
     assert all(COMMANDS[n].role is Role.ADMIN for n in ("kill", "forceentry", "reload"))
     assert needs_confirmation(COMMANDS["forceexit"], ["all"])
+    assert needs_confirmation(COMMANDS["forceexit"], ["ALL"]) and needs_confirmation(COMMANDS["forceexit"], ["All"])
     assert not needs_confirmation(COMMANDS["forceexit"], ["3"])
 
 
