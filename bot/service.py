@@ -19,7 +19,9 @@ from bot.config import Config
 from bot.errors import ConfigError, KestrelError, StartCancelledError, StoppingError
 from bot.reload import Reloaded, check_reload
 from bot.runtime import Runtime, build_runtime
+from bot.store.trading_control import read_trading_state
 from bot.strategy.base import Strategy
+from bot.systemd_notify import STALE_TICK_JOB_S, ServiceNotifier, alive
 from bot.telegram.health import LoopLag
 
 if TYPE_CHECKING:
@@ -30,8 +32,18 @@ T = TypeVar("T")
 
 
 class Daemon:
-    def __init__(self, runtime: Runtime, *, stop: asyncio.Event | None = None, config_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        stop: asyncio.Event | None = None,
+        config_path: Path | None = None,
+        systemd: ServiceNotifier | None = None,
+    ) -> None:
         self._rt = runtime
+        self._sd = systemd or ServiceNotifier()
+        self._job_done_s = runtime.wall.monotonic_s()  # the watchdog's view of the tick job
+        self._job_since_s: float | None = None
         self._stop = stop or asyncio.Event()
         self._config_path = config_path  # where /reload reads from (None: reload unavailable)
         self.reload_with: Reloaded | None = None  # set by /reload: run again on these
@@ -79,6 +91,10 @@ class Daemon:
             next_run_time=ms_to_datetime(rt.wall.now_ms()),
         )
         scheduler.start()
+        self._job_done_s = rt.wall.monotonic_s()
+        self._sd.ready(await self._status_text())
+        if self._sd.watchdog_every_s is not None:
+            self._side_tasks.append(asyncio.create_task(self._heartbeat(self._sd.watchdog_every_s), name="watchdog"))
         try:
             stopped, reloading = asyncio.create_task(self._stop.wait()), asyncio.create_task(self._reloading.wait())
             await asyncio.wait([stopped, reloading], return_when=asyncio.FIRST_COMPLETED)
@@ -135,6 +151,7 @@ class Daemon:
             raise ConfigError("reload: this daemon was not started from a config file")
         self.reload_with = await asyncio.to_thread(check_reload, self._config_path, self._rt.config)
         logger.warning("reload requested: {}", self.reload_with.describe())
+        self._sd.reloading(self._rt.wall.monotonic_s())
         asyncio.get_running_loop().call_later(0.2, self._reloading.set)  # the reply goes out first
         return f"{self.reload_with.describe()}\nrestarting the trading loop on them (open trades are kept)"
 
@@ -154,6 +171,8 @@ class Daemon:
         journaled) before the scheduler, whose shutdown cancels running jobs, is shut down."""
         rt = self._rt
         logger.info("stopping: letting the current tick finish")
+        if not self._reloading.is_set():
+            self._sd.stopping()
         scheduler.pause()
         if self.telegram is not None:  # no new command; those in hand finish (they may wait for the tick)
             await self.telegram.stop_polling()
@@ -177,18 +196,47 @@ class Daemon:
     async def _tick_job(self) -> None:
         if self.stopping or self._tick_lock.locked():
             return
-        async with self._tick_lock:
-            try:
-                if not await self._tick_once():
-                    return  # nothing to do yet (no candle closed since the last tick)
-            except Exception as e:  # the tick guard: one failed tick must not stop the daemon
-                logger.opt(exception=e).error("tick failed: {}: {}", type(e).__name__, e)
-                await self._record_failure(e)
+        self._job_since_s = self._rt.wall.monotonic_s()
+        try:
+            async with self._tick_lock:
+                try:
+                    if not await self._tick_once():
+                        return  # nothing to do yet (no candle closed since the last tick)
+                except Exception as e:  # the tick guard: one failed tick must not stop the daemon
+                    logger.opt(exception=e).error("tick failed: {}: {}", type(e).__name__, e)
+                    await self._record_failure(e)
+        finally:
+            self._job_done_s, self._job_since_s = self._rt.wall.monotonic_s(), None
+        if self._sd.enabled:
+            self._sd.status(await self._status_text())
         if self.telegram is not None:
             await self.telegram.after_tick()
         async with self._tick_done:
             self.ticks += 1
             self._tick_done.notify_all()
+
+    async def _heartbeat(self, every_s: float) -> None:
+        """WATCHDOG=1 every half WatchdogSec while the tick job is alive; when it is not, systemd
+        restarts the service (into a reconcile, as after any restart)."""
+        starved = False
+        while True:
+            await asyncio.sleep(every_s)
+            if alive(self._rt.wall.monotonic_s(), self._job_done_s, self._job_since_s):
+                self._sd.watchdog()
+                starved = False
+            elif not starved:
+                starved = True
+                logger.error("the tick job has been stuck for over {:g} s; not feeding the watchdog", STALE_TICK_JOB_S)
+
+    async def _status_text(self) -> str:
+        """systemd's STATUS line (`systemctl status kestrel`)."""
+        rt = self._rt
+        state = await read_trading_state(rt.repo)
+        open_trades = len(await rt.repo.trades(live_only=True))
+        last = await rt.repo.get_state("last_tick_ms")
+        tick = f"last tick {iso_ms(int(last))}" if last is not None else "no tick yet"
+        mode = "dry-run" if rt.config.dry_run or rt.config.is_simulated else "LIVE"
+        return f"{mode} {rt.config.exchange.name}, {state.mode.value}, {open_trades} open trades, {tick}"
 
     async def _tick_once(self) -> bool:
         """One tick if one is due; False when there was none to run."""
