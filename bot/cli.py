@@ -16,6 +16,7 @@ from loguru import logger
 from bot.config import Config, load_config, require_strategy
 from bot.errors import ConfigError, KestrelError
 from bot.logs import setup_logging
+from bot.secrets_source import check_config_file
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
 from bot.timeframes import days_range, parse_timerange, timeframe_s
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         control.add_argument("--reason", default="", metavar="TEXT", help="why (shown in status and events)")
     command("resume", "trade again after a pause or a kill")
     command("check-config", "validate the config and load the strategy, then exit")
+    unit = command("install-service", "print the systemd unit with this install's paths (or --write it)")
+    unit.add_argument("--user", default="kestrel", help="the account the service runs as (default kestrel)")
+    unit.add_argument(
+        "--write", type=Path, metavar="PATH", help="write it there, e.g. /etc/systemd/system/kestrel.service"
+    )
     command("list-strategies", "list the strategy classes found in strategy_path")
     dl = command("download-data", "download candles through ccxt into feather files (resumes what is stored)")
     dl.add_argument("--exchange", metavar="NAME", help="ccxt exchange id (default: the config's exchange.name)")
@@ -111,6 +117,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _backtest(args, config, warnings)
     if args.command == "download-data":
         return _download(args, config)
+    if args.command == "install-service":
+        return _install_service(args, config)
     if args.command == "status":
         from bot.report import print_status
 
@@ -135,6 +143,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"{len(config.exchange.pair_whitelist)} pairs, {'dry-run' if config.dry_run else 'live'})"
         )
         return EXIT_OK
+    holds = bool(config.exchange.key or config.exchange.secret or config.telegram.token)
+    check_config_file(args.config, holds)
     return _trade(args.config, config, strategy)
 
 
@@ -174,6 +184,27 @@ def _list_strategies(config: Config) -> int:
     return EXIT_OK
 
 
+def _install_service(args: argparse.Namespace, config: Config) -> int:
+    from bot.service_unit import UnitPaths, render_unit
+
+    script = Path(sys.argv[0]).resolve()
+    executable = script if script.name == "kestrel" else Path(sys.executable).parent / "kestrel"
+    paths = UnitPaths(
+        executable=executable,
+        workdir=Path.cwd().resolve(),
+        config=args.config.resolve(),
+        data_dir=config.user_data_dir.resolve(),
+        user=args.user,
+    )
+    text = render_unit(paths)
+    if args.write is None:
+        print(text, end="")
+        return EXIT_OK
+    args.write.write_text(text)
+    print(f"wrote {args.write}; then: systemctl daemon-reload && systemctl enable --now kestrel")
+    return EXIT_OK
+
+
 def _trade(config_path: Path, config: Config, strategy: Strategy) -> int:
     from bot.instance_lock import InstanceLock
     from bot.service import serve
@@ -189,7 +220,7 @@ def _trade(config_path: Path, config: Config, strategy: Strategy) -> int:
 
     try:
         lock.acquire()
-        setup_logging(config.log_level, config.user_data_dir / "logs")
+        setup_logging(config.log_level, config.user_data_dir / "logs", json=config.log_format == "json")
         return asyncio.run(run())
     except (KestrelError, OSError):
         raise  # main() turns these into one line

@@ -93,6 +93,8 @@ class Daemon:
         scheduler.start()
         self._job_done_s = rt.wall.monotonic_s()
         self._sd.ready(await self._status_text())
+        if rt.config.log_heartbeat_min:
+            self._side_tasks.append(asyncio.create_task(self._log_heartbeat(rt.config.log_heartbeat_min * 60.0)))
         if self._sd.watchdog_every_s is not None:
             self._side_tasks.append(asyncio.create_task(self._heartbeat(self._sd.watchdog_every_s), name="watchdog"))
         try:
@@ -227,6 +229,12 @@ class Daemon:
             elif not starved:
                 starved = True
                 logger.error("the tick job has been stuck for over {:g} s; not feeding the watchdog", STALE_TICK_JOB_S)
+
+    async def _log_heartbeat(self, every_s: float) -> None:
+        """A line now and then, so a quiet log still shows the daemon alive (and what it holds)."""
+        while True:
+            await asyncio.sleep(every_s)
+            logger.info("alive: {} ({} ticks since start)", await self._status_text(), self.ticks)
 
     async def _status_text(self) -> str:
         """systemd's STATUS line (`systemctl status kestrel`)."""

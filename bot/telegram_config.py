@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.config_section import Section
 from bot.errors import ConfigError
+from bot.secrets_source import secret
 
 TOKEN_ENV = "KESTREL_TELEGRAM_TOKEN"  # noqa: S105 (the name of the variable, not a token)
 
@@ -85,8 +86,9 @@ class TelegramConfig(Section):
 
 
 def telegram_token(config: TelegramConfig, environ: Mapping[str, str]) -> str:
-    """The bot token: the environment first (keeps it out of config.json), then the config."""
-    token = environ.get(TOKEN_ENV) or config.token
+    """The bot token: the environment, a file, systemd's credentials (keeps it out of config.json),
+    then the config."""
+    token = secret(TOKEN_ENV, "telegram_token", environ, config.token)
     if not token:
         raise ConfigError(f"telegram.token: empty while telegram.enabled is true; set it or {TOKEN_ENV}")
     return token

@@ -15,6 +15,7 @@ from bot.errors import ConfigError, StartCancelledError, TransientExchangeError
 from bot.exchange.base import Exchange, Market
 from bot.exchange.ccxt_adapter import CcxtExchange, Credentials, build_ccxt
 from bot.exchange.paper import PaperBroker
+from bot.secrets_source import secret
 from bot.trading_rules import fill_model_for
 
 KEY_ENV, SECRET_ENV = "KESTREL_EXCHANGE_KEY", "KESTREL_EXCHANGE_SECRET"
@@ -22,12 +23,13 @@ MAX_START_WAIT_S = 60.0
 
 
 def credentials_for(config: Config, environ: Mapping[str, str]) -> Credentials:
-    """Keys from the environment, else from the config. Dry-run gets none: it cannot sign."""
+    """Keys from the environment, a key file or systemd's credentials, else from the config
+    (secrets_source.py). Dry-run gets none: it cannot sign."""
     if config.dry_run:
         return Credentials()
     found = Credentials(
-        environ.get(KEY_ENV) or config.exchange.key,
-        environ.get(SECRET_ENV) or config.exchange.secret,
+        secret(KEY_ENV, "exchange_key", environ, config.exchange.key),
+        secret(SECRET_ENV, "exchange_secret", environ, config.exchange.secret),
     )
     if not found.present:
         raise ConfigError(

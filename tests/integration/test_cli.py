@@ -199,3 +199,19 @@ def test_an_unusable_data_folder_is_one_line_not_a_traceback(checkout: Path) -> 
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert "blocker" in result.stderr
+
+
+def test_a_config_holding_a_key_that_others_can_read_is_refused_before_anything(checkout: Path) -> None:
+    config = json.loads((checkout / "config.json").read_text())
+    config["exchange"]["key"] = "a-real-looking-api-key-123456"
+    (checkout / "config.json").write_text(json.dumps(config))
+    (checkout / "config.json").chmod(0o644)
+    done = kestrel("trade", cwd=checkout)
+    path = "config.json"  # as the user named it (the default)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "kestrel: config holding a secret (exchange.key, exchange.secret or telegram.token): "
+        f"{path} is open to group or others (mode 0644); run: chmod 600 {path}"
+    )
+    assert not (checkout / "user_data" / "kestrel.sqlite").exists()  # nothing created
+    assert "a-real-looking-api-key-123456" not in done.stderr + done.stdout

@@ -71,6 +71,7 @@ def make_config(tmp_path: Path, write_config: Any, tg: FakeTelegram) -> Any:
             simulated={"speed": 3000, "history_candles": 50},
             telegram=telegram_section(tg, **telegram),
         )
+        path.chmod(0o600)  # it holds an exchange key: Kestrel refuses it open to others
         return path
 
     return make

@@ -1,0 +1,105 @@
+"""The systemd unit Kestrel runs under, with one install's paths filled in (`kestrel install-service`;
+`systemd/kestrel.service` is it rendered with the defaults). Type=notify: systemd waits for READY,
+which comes once the config, database, strategy and the reconciliation with the exchange are done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class UnitPaths:
+    executable: Path  # the kestrel console script in the venv
+    workdir: Path  # the checkout: strategies/, config.json
+    config: Path
+    data_dir: Path  # user_data: database, candles, models, logs (written)
+    user: str = "kestrel"
+
+
+DEFAULTS = UnitPaths(
+    executable=Path("/opt/kestrel/.venv/bin/kestrel"),
+    workdir=Path("/opt/kestrel"),
+    config=Path("/opt/kestrel/config.json"),
+    data_dir=Path("/opt/kestrel/user_data"),
+)
+
+TEMPLATE = """\
+# Kestrel as a systemd service. Written by `kestrel install-service`; see README "Run on a VPS".
+[Unit]
+Description=Kestrel crypto trading daemon
+Documentation=file://{workdir}/README.md
+Wants=network-online.target
+After=network-online.target
+# a crash loop must not hammer an exchange: at most 5 starts an hour, then systemd gives up
+StartLimitIntervalSec=3600
+StartLimitBurst=5
+
+[Service]
+Type=notify
+NotifyAccess=main
+User={user}
+Group={user}
+WorkingDirectory={workdir}
+ExecStart={executable} trade --config {config}
+Restart=on-failure
+RestartSec=30
+# READY waits for the exchange (up to a minute) and the reconciliation
+TimeoutStartSec=180
+# the running tick finishes (8 s at most), notices get 3 s, then the database closes
+TimeoutStopSec=30
+# pinged every 60 s while the tick job is alive; a job stuck 5 minutes stops the pings
+WatchdogSec=120
+Environment=PYTHONUNBUFFERED=1
+# secrets as credentials (0400, readable by this service only): files you create, mode 600, owner root
+LoadCredential=exchange_key:/etc/kestrel/exchange_key
+LoadCredential=exchange_secret:/etc/kestrel/exchange_secret
+LoadCredential=telegram_token:/etc/kestrel/telegram_token
+StateDirectory=kestrel
+LogsDirectory=kestrel
+UMask=0077
+
+# sandbox: the checkout is read-only, the data folder writable (SQLite needs its -wal and -shm
+# files beside the database), outbound HTTPS and the notify and journal sockets only
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths={data_dir}
+ProtectHome={protect_home}
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+# MemoryDenyWriteExecute is left off: libffi callbacks (ctypes, cffi) need writable code pages
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def render_unit(paths: UnitPaths) -> str:
+    """The unit text; a checkout under /home keeps ProtectHome read-only instead of hidden."""
+    under_home = any(str(p).startswith("/home/") for p in (paths.workdir, paths.executable, paths.data_dir))
+    return TEMPLATE.format(
+        executable=paths.executable,
+        workdir=paths.workdir,
+        config=paths.config,
+        data_dir=paths.data_dir,
+        user=paths.user,
+        protect_home="read-only" if under_home else "yes",
+    )
