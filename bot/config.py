@@ -94,6 +94,16 @@ class ExchangeConfig(Section):
         return pairs
 
 
+class HealthConfig(Section):
+    """An HTTP endpoint for monitors: /health (200 while ticks are fresh, else 503) and /metrics
+    (Prometheus text). Off by default; only ever on the loopback interface."""
+
+    enabled: bool = False
+    host: Literal["127.0.0.1", "::1"] = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65535)
+    stale_after_s: float | None = Field(default=None, gt=0)  # default: two timeframes (wall time) + 60 s
+
+
 class OrderTypesConfig(Section):
     """How entries and exits are sent. A limit order is priced at the last price: on Kestrel's own
     venues (simulated, paper, backtest) it trades at once, as a market order would; on a real
@@ -190,6 +200,7 @@ class Config(Section):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     protections: list[ProtectionConfig] = Field(default_factory=list)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, on stderr and in the file

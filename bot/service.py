@@ -7,6 +7,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -17,12 +18,14 @@ from loguru import logger
 from bot.clock import iso_ms, ms_to_datetime
 from bot.config import Config
 from bot.errors import ConfigError, KestrelError, StartCancelledError, StoppingError
+from bot.health_http import HealthServer
+from bot.metrics import Snapshot
 from bot.reload import Reloaded, check_reload
 from bot.runtime import Runtime, build_runtime
 from bot.store.trading_control import read_trading_state
 from bot.strategy.base import Strategy
 from bot.systemd_notify import STALE_TICK_JOB_S, ServiceNotifier, alive
-from bot.telegram.health import LoopLag
+from bot.telegram.health import LoopLag, breaker_states, memory_mb
 
 if TYPE_CHECKING:
     from bot.telegram.app import TelegramService
@@ -44,6 +47,9 @@ class Daemon:
         self._sd = systemd or ServiceNotifier()
         self._job_done_s = runtime.wall.monotonic_s()  # the watchdog's view of the tick job
         self._job_since_s: float | None = None
+        self._tick_s_last: float | None = None
+        self._tick_s_sum, self._tick_count = 0.0, 0
+        self._health: HealthServer | None = None
         self._stop = stop or asyncio.Event()
         self._config_path = config_path  # where /reload reads from (None: reload unavailable)
         self.reload_with: Reloaded | None = None  # set by /reload: run again on these
@@ -129,6 +135,12 @@ class Daemon:
         )
         await rt.trader.reconcile(rt.clock.now_ms())
         self._side_tasks.append(asyncio.create_task(self._lag.run(), name="loop-lag"))
+        if rt.config.health.enabled:
+            self._health = HealthServer(rt.config.health.host, rt.config.health.port, self.snapshot)
+            try:
+                await self._health.start()
+            except OSError as e:
+                raise ConfigError(f"health.port: cannot listen on {rt.config.health.port}: {e.strerror or e}") from None
         if rt.telegram_token is not None:  # after the reconcile, before the first tick: the backlog's kill
             from bot.telegram.wiring import build_telegram
 
@@ -188,6 +200,8 @@ class Daemon:
             await rt.repo.add_event("stopped", "Kestrel stopped", ts_ms=rt.clock.now_ms())
             if self.telegram is not None:
                 await self.telegram.stop()
+            if self._health is not None:
+                await self._health.stop()
         finally:
             for task in self._side_tasks:
                 task.cancel()
@@ -236,6 +250,34 @@ class Daemon:
             await asyncio.sleep(every_s)
             logger.info("alive: {} ({} ticks since start)", await self._status_text(), self.ticks)
 
+    async def snapshot(self) -> Snapshot:
+        """What /health and /metrics report."""
+        rt = self._rt
+        speed = rt.config.simulated.speed if rt.config.is_simulated else 1.0
+        live = await rt.repo.trades(live_only=True)
+        closes = rt.candles.last_closes()
+        samples = await rt.repo.equity_samples(limit=1)
+        return Snapshot(
+            now_wall_ms=rt.wall.now_ms(),
+            last_tick_wall_ms=await rt.repo.get_state("last_tick_wall_ms"),
+            fresh_within_s=rt.config.health.stale_after_s or 2 * rt.tf_ms / 1000 / speed + 60,
+            job_alive=alive(rt.wall.monotonic_s(), self._job_done_s, self._job_since_s),
+            trading_state=(await read_trading_state(rt.repo)).mode.value,
+            tick_seconds_last=self._tick_s_last,
+            tick_seconds_sum=self._tick_s_sum,
+            tick_count=self._tick_count,
+            orders_by_state=await rt.repo.order_counts(),
+            exchange_errors=dict(getattr(rt.venue, "errors_by_kind", {})),
+            equity=samples[0][1] if samples else None,
+            currency=rt.config.stake_currency,
+            open_trades=len(live),
+            exposure=sum((t.amount * Decimal(str(closes.get(t.pair, 0))) for t in live), Decimal(0)),
+            breakers=await breaker_states(rt.repo),
+            telegram_queue=self.telegram.outbox.queued if self.telegram is not None else None,
+            loop_lag_ms=self._lag.last_ms,
+            memory_mb=memory_mb(),
+        )
+
     async def _status_text(self) -> str:
         """systemd's STATUS line (`systemctl status kestrel`)."""
         rt = self._rt
@@ -258,7 +300,11 @@ class Daemon:
                 logger.info("replay finished at {}: no more candles to trade", iso_ms(rt.clock.now_ms()))
                 await rt.repo.add_event("replay_finished", "no more candles in the replay", ts_ms=rt.clock.now_ms())
             return False
+        started = rt.wall.monotonic_s()
         report = await rt.trader.tick(target)
+        self._tick_s_last = rt.wall.monotonic_s() - started
+        self._tick_s_sum += self._tick_s_last
+        self._tick_count += 1
         await rt.repo.set_state({"last_tick_wall_ms": rt.wall.now_ms()})
         logger.debug(
             "tick {}: {} signals, {} exits, {} entries, {} open",

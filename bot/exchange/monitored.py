@@ -3,6 +3,7 @@ engine sees the same Exchange; the breaker board reads the verdicts after each t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ class MonitoredExchange:
         self._config = config
         self.breaker = ErrorBreaker()
         self._latencies_ms: list[float] = []
+        self.errors_by_kind: Counter[str] = Counter()  # failed calls since start, by error class (/metrics)
 
     def take_latencies(self) -> list[float]:
         """Round trips of the calls since the last time this was asked."""
@@ -35,6 +37,7 @@ class MonitoredExchange:
         try:
             result = await call()
         except TransientExchangeError as e:  # the exchange did not answer as it should
+            self.errors_by_kind[type(e).__name__] += 1
             self.breaker = after_call(self.breaker, self._config, ok=False, now_ms=self._wall.now_ms(), error=str(e))
             raise
         # an answer, even a refusal (rejected order, unknown id), is the exchange working

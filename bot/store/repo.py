@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, desc, select
+from sqlmodel import col, desc, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.book import Book, Position
@@ -280,6 +280,12 @@ class Repo:
             else:
                 query = query.where(col(LockRow.lifted_ms).is_(None))
             return [(r.pair, r.until_ms, r.reason) for r in (await s.exec(query)).all()]
+
+    async def order_counts(self) -> dict[str, int]:
+        """How many journal orders are in each state."""
+        async with self._session() as s:
+            query = select(OrderRow.status, func.count()).group_by(OrderRow.status)
+            return {status: int(n) for status, n in (await s.exec(query)).all()}
 
     async def lift_locks(self, pair: str | None, now_ms: int) -> list[tuple[str, int, str]]:
         """Lift the locks in force on `pair` (None: every lock, "every pair" ones too); returns them."""

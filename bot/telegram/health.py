@@ -42,6 +42,16 @@ def memory_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+async def breaker_states(repo: Repo) -> dict[str, bool]:
+    """Each breaker seen in the events: True while its latest event is a trip."""
+    latest: dict[str, bool] = {}
+    for event in await repo.events(limit=500):  # newest first
+        if event.kind in ("breaker_tripped", "breaker_recovered"):
+            name = event.message.split(":", 2)[1] if event.message.startswith("breaker:") else event.message
+            latest.setdefault(name.strip(), event.kind == "breaker_tripped")
+    return latest
+
+
 async def tripped_breakers(repo: Repo) -> list[str]:
     """Each breaker whose latest event is a trip, with that event's text."""
     latest: dict[str, tuple[str, str]] = {}
