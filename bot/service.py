@@ -18,7 +18,6 @@ from loguru import logger
 from bot.clock import iso_ms, ms_to_datetime
 from bot.config import Config
 from bot.errors import ConfigError, KestrelError, StartCancelledError, StoppingError
-from bot.health_http import HealthServer
 from bot.metrics import Snapshot
 from bot.reload import Reloaded, check_reload
 from bot.runtime import Runtime, build_runtime
@@ -28,6 +27,7 @@ from bot.systemd_notify import STALE_TICK_JOB_S, ServiceNotifier, alive
 from bot.telegram.health import LoopLag, breaker_states, memory_mb
 
 if TYPE_CHECKING:
+    from bot.health_http import HealthServer
     from bot.telegram.app import TelegramService
 
 STOP_GRACE_S = 8.0
@@ -136,6 +136,8 @@ class Daemon:
         await rt.trader.reconcile(rt.clock.now_ms())
         self._side_tasks.append(asyncio.create_task(self._lag.run(), name="loop-lag"))
         if rt.config.health.enabled:
+            from bot.health_http import HealthServer  # aiohttp only when the endpoint is on
+
             self._health = HealthServer(rt.config.health.host, rt.config.health.port, self.snapshot)
             try:
                 await self._health.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -13,10 +14,12 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.errors import ConfigError, StartCancelledError, TransientExchangeError
 from bot.exchange.base import Exchange, Market
-from bot.exchange.ccxt_adapter import CcxtExchange, Credentials, build_ccxt
 from bot.exchange.paper import PaperBroker
 from bot.secrets_source import secret
 from bot.trading_rules import fill_model_for
+
+if TYPE_CHECKING:  # ccxt loads every exchange class it has (about 80 MB): only when a real venue is used
+    from bot.exchange.ccxt_adapter import Credentials
 
 KEY_ENV, SECRET_ENV = "KESTREL_EXCHANGE_KEY", "KESTREL_EXCHANGE_SECRET"
 MAX_START_WAIT_S = 60.0
@@ -25,6 +28,8 @@ MAX_START_WAIT_S = 60.0
 def credentials_for(config: Config, environ: Mapping[str, str]) -> Credentials:
     """Keys from the environment, a key file or systemd's credentials, else from the config
     (secrets_source.py). Dry-run gets none: it cannot sign."""
+    from bot.exchange.ccxt_adapter import Credentials
+
     if config.dry_run:
         return Credentials()
     found = Credentials(
@@ -40,6 +45,8 @@ def credentials_for(config: Config, environ: Mapping[str, str]) -> Credentials:
 
 
 def ccxt_venue(config: Config, timeframe: str, fee_frac: Decimal, environ: Mapping[str, str]) -> Exchange:
+    from bot.exchange.ccxt_adapter import CcxtExchange, build_ccxt
+
     client = build_ccxt(
         config.exchange.name,
         config.exchange.ccxt_config,

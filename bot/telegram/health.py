@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import resource
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.store.repo import Repo
 from bot.store.trading_control import read_trading_state, status_line
-from bot.telegram.outbox import Outbox
 from bot.telegram.views import Health
+
+if TYPE_CHECKING:  # the daemon imports this module; python-telegram-bot only when Telegram is on
+    from bot.telegram.outbox import Outbox
 
 _STATM = Path("/proc/self/statm")
 
