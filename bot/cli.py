@@ -15,7 +15,7 @@ from loguru import logger
 
 from bot.config import Config, load_config, require_strategy
 from bot.errors import ConfigError, KestrelError
-from bot.logs import setup_logging
+from bot.logs import scrub, setup_logging
 from bot.secrets_source import check_config_file
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
@@ -98,12 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except KestrelError as e:
-        print(f"kestrel: {e}", file=sys.stderr)
+    except KestrelError as e:  # the one line; scrubbed like the logs (an exchange's text may quote a key)
+        print(scrub(f"kestrel: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a folder that cannot be created, a file that cannot be opened
         where = f"{e.filename}: " if e.filename else ""
-        print(f"kestrel: {where}{e.strerror or e}", file=sys.stderr)
+        print(scrub(f"kestrel: {where}{e.strerror or e}"), file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE

@@ -44,7 +44,7 @@ class Daemon:
         systemd: ServiceNotifier | None = None,
     ) -> None:
         self._rt = runtime
-        self._sd = systemd or ServiceNotifier()
+        self._sd = self.systemd = systemd or ServiceNotifier()
         self._job_done_s = runtime.wall.monotonic_s()  # the watchdog's view of the tick job
         self._job_since_s: float | None = None
         self._tick_s_last: float | None = None
@@ -187,7 +187,7 @@ class Daemon:
         journaled) before the scheduler, whose shutdown cancels running jobs, is shut down."""
         rt = self._rt
         logger.info("stopping: letting the current tick finish")
-        if not self._reloading.is_set():
+        if self._stop.is_set():  # not a reload (a SIGTERM during one is told in `serve`)
             self._sd.stopping()
         scheduler.pause()
         if self.telegram is not None:  # no new command; those in hand finish (they may wait for the tick)
@@ -345,6 +345,8 @@ async def serve(
         daemon = Daemon(runtime, stop=stop, config_path=config_path)
         code = await daemon.run(install_signal_handlers=False)
         if daemon.reload_with is None or code != 0 or stop.is_set():
+            if daemon.reload_with is not None:
+                daemon.systemd.stopping()  # it was reloading; it stops instead
             return code
         config, strategy = daemon.reload_with.config, daemon.reload_with.strategy
         logger.info("reloaded: starting again on the new config and strategy")

@@ -30,6 +30,7 @@ from tests.fakes.telegram_api import FakeTelegram, Sent
 from tests.integration.harness import assert_no_duplicate_orders, read_back
 from tests.integration.harness import configure as configure_json
 from tests.integration.test_kill_switch import EVERY_CANDLE, PAIRS, assert_flat
+from tests.integration.test_systemd_notify import NotifyListener
 
 TOKEN = "700100:AAH-the-bot-token-nobody-may-see"
 EXCHANGE_KEY, EXCHANGE_SECRET = "exchange-api-key-1234567890", "exchange-api-secret-0987654321"
@@ -503,8 +504,10 @@ async def test_the_daily_summary_is_sent_once_when_the_market_day_turns(make_con
 
 # -- reload ---------------------------------------------------------------------------------------
 async def test_reload_checks_first_then_restarts_the_loop_on_the_new_config(
-    make_config: Any, tg: FakeTelegram, tmp_path: Path
+    make_config: Any, tg: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    systemd = NotifyListener(tmp_path / "notify.sock")  # what systemd hears of the reload
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
     path = make_config()
     config, _ = load_config(path)
     strategy = load_strategy(config.strategy_path, require_strategy(config, path))
@@ -548,6 +551,10 @@ async def test_reload_checks_first_then_restarts_the_loop_on_the_new_config(
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 20) == 0
+    systemd.close()
+    said = [k for d in systemd.received for k in ("READY", "RELOADING", "STOPPING") if k in d.fields]
+    # a SIGTERM during the second reload: STOPPING, once or twice (from the loop and from `serve`)
+    assert said[:4] == ["READY", "RELOADING", "READY", "RELOADING"] and set(said[4:]) == {"STOPPING"}
     stored = await read_back(path)
     assert [e.kind for e in stored.events].count("started") == 2
     assert_no_duplicate_orders(stored)
