@@ -204,7 +204,7 @@ class Config(Section):
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, on stderr and in the file
-    log_heartbeat_min: int = Field(default=60, ge=0, le=1440)  # an "alive" line this often; 0: none
+    log_heartbeat_min: float = Field(default=60, ge=0, le=1440)  # an "alive" line this often; 0: none
 
     _paths = field_validator("strategy_path", "user_data_dir")(_resolve)
 

@@ -1,8 +1,11 @@
 """The daemon end to end: real scheduler, real SQLite files, the simulated market."""
 
+import time
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
 
 from tests.conftest import REPO
 from tests.integration.harness import (
@@ -74,3 +77,18 @@ def test_the_shipped_config_trades_within_its_first_minute() -> None:
         stored = asyncio.run(read_back(path))
     assert candles_per_minute >= 10
     assert stored.trades, f"no trade within the first {candles_per_minute} candles (one minute at speed {speed})"
+
+
+async def test_a_heartbeat_line_says_the_daemon_is_alive(write_config: Any) -> None:
+    path = write_config(log_heartbeat_min=0.01)  # every 0.6 s
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO", format="{message}")
+    try:
+        started = time.monotonic()
+        await run_daemon(path, ticks=40)
+        ran_s = time.monotonic() - started
+    finally:
+        logger.remove(sink)
+    alive = [line for line in lines if line.startswith("alive: ")]
+    assert len(alive) >= int(ran_s / 0.6) - 1, (ran_s, alive)
+    assert alive and alive[0].startswith("alive: dry-run simulated, running, ") and "ticks since start)" in alive[0]

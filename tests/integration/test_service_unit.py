@@ -79,3 +79,11 @@ def test_install_service_fills_in_this_install(tmp_path: Path, write_config: obj
         pytest.skip("systemd-analyze is not installed here: the unit was not verified by systemd")
     verified = subprocess.run(["systemd-analyze", "verify", str(target)], capture_output=True, text=True, check=False)
     assert verified.returncode == 0 and verified.stderr.strip() == "", verified.stderr
+
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(target)], capture_output=True, text=True, check=False
+    )
+    if "--offline" in security.stderr:
+        return  # an older systemd: no offline rating
+    score = float(security.stdout.split("Overall exposure level for kestrel.service:")[1].split()[0])
+    assert score <= 2.0, security.stdout[-3000:]  # systemd calls up to 2.9 "OK"; we ask for better
