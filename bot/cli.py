@@ -16,7 +16,7 @@ from loguru import logger
 from bot.config import Config, load_config, require_strategy
 from bot.errors import ConfigError, KestrelError
 from bot.logs import scrub, setup_logging
-from bot.secrets_source import check_config_file
+from bot.secrets_source import check_config_file, secret_values
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy, scan
 from bot.timeframes import days_range, parse_timerange, timeframe_s
@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", "validate the config and load the strategy, then exit")
     unit = command("install-service", "print the systemd unit with this install's paths (or --write it)")
     unit.add_argument("--user", default="kestrel", help="the account the service runs as (default kestrel)")
+    unit.add_argument(
+        "--credentials-dir",
+        type=Path,
+        default=Path("/etc/kestrel"),
+        metavar="DIR",
+        help="where exchange_key, exchange_secret, telegram_token live (default /etc/kestrel)",
+    )
     unit.add_argument(
         "--write", type=Path, metavar="PATH", help="write it there, e.g. /etc/systemd/system/kestrel.service"
     )
@@ -143,8 +150,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"{len(config.exchange.pair_whitelist)} pairs, {'dry-run' if config.dry_run else 'live'})"
         )
         return EXIT_OK
-    holds = bool(config.exchange.key or config.exchange.secret or config.telegram.token)
-    check_config_file(args.config, holds)
+    check_config_file(args.config, bool(secret_values(config.model_dump(mode="json"))))
     return _trade(args.config, config, strategy)
 
 
@@ -185,16 +191,19 @@ def _list_strategies(config: Config) -> int:
 
 
 def _install_service(args: argparse.Namespace, config: Config) -> int:
-    from bot.service_unit import UnitPaths, render_unit
+    from bot.service_unit import UnitPaths, credentials_in, render_unit
 
     script = Path(sys.argv[0]).resolve()
     executable = script if script.name == "kestrel" else Path(sys.executable).parent / "kestrel"
+    written = [config.db_path.parent, *([config.venue_state_path.parent] if config.venue_state_path else [])]
     paths = UnitPaths(
         executable=executable,
         workdir=Path.cwd().resolve(),
         config=args.config.resolve(),
         data_dir=config.user_data_dir.resolve(),
         user=args.user,
+        also_written=tuple(p.resolve() for p in written),
+        credentials=credentials_in(args.credentials_dir),
     )
     text = render_unit(paths)
     if args.write is None:

@@ -82,6 +82,13 @@ class ExchangeConfig(Section):
     secret: str = ""
     sandbox: bool = False
 
+    @field_validator("ccxt_config")
+    @classmethod
+    def _not_verbose(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("verbose"):
+            raise ValueError("verbose: ccxt would print every request, keys and signatures included, to stdout")
+        return value
+
     @field_validator("pair_whitelist")
     @classmethod
     def _pairs_look_like_pairs(cls, pairs: list[str]) -> list[str]:

@@ -22,8 +22,11 @@ REDACTED = "***"
 _PATTERNS = [  # (what looks like a secret, what it becomes)
     (re.compile(r"(?<![0-9])\d{6,}:AA[A-Za-z0-9_-]{30,}"), REDACTED),  # a Telegram bot token (also after "/bot")
     (re.compile(r"(?i)(signature=)[0-9a-f]{16,}"), rf"\1{REDACTED}"),  # a signed request's HMAC
-    (
-        re.compile(r"(?i)((?:apikey|api_key|x-mbx-apikey|secret|password|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]{8,}"),
+    (  # key=value, "key": "value", also JSON-escaped (\"key\": \"value\") and header names (X-MBX-APIKEY, API-Key)
+        re.compile(
+            r"(?i)((?:[\w-]*(?:api[-_]?key|access[-_]key|passphrase)|secret|password|token)"
+            r"\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\&,}]{8,}"
+        ),
         rf"\1{REDACTED}",
     ),
 ]

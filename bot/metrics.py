@@ -3,6 +3,7 @@ the Prometheus text exposition (format 0.0.4). Pure."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -57,9 +58,21 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _number(value: float | int | Decimal) -> str:
+    """Full precision (`:g` would turn 1234567.89 into 1.23457e+06); NaN and infinities as Prometheus spells them."""
+    if isinstance(value, bool | int):
+        return str(int(value))
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    return format(value, "f") if isinstance(value, Decimal) else repr(number)
+
+
 def _sample(name: str, value: float | int | Decimal, labels: Mapping[str, str] | None = None) -> str:
     inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted((labels or {}).items()))
-    return f"{name}{{{inner}}} {float(value):g}" if inner else f"{name} {float(value):g}"
+    return f"{name}{{{inner}}} {_number(value)}" if inner else f"{name} {_number(value)}"
 
 
 def _family(name: str, kind: str, help_text: str, samples: Sequence[str]) -> list[str]:

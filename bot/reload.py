@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.config import Config, load_config, require_strategy
 from bot.errors import ConfigError
-from bot.secrets_source import check_config_file
+from bot.secrets_source import check_config_file, secret_values
 from bot.strategy.base import Strategy
 from bot.strategy.loader import load_strategy
 
@@ -32,7 +32,7 @@ class Reloaded:
 def check_reload(path: Path, running: Config) -> Reloaded:
     """The new config and strategy, or ConfigError/StrategyError with the one line that says why."""
     config, _warnings = load_config(path)
-    check_config_file(path, bool(config.exchange.key or config.exchange.secret or config.telegram.token))
+    check_config_file(path, bool(secret_values(config.model_dump(mode="json"))))
     strategy = load_strategy(config.strategy_path, require_strategy(config, path), config.model_dump(mode="json"))
     before, after = _flat(running.model_dump(mode="json")), _flat(config.model_dump(mode="json"))
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

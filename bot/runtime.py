@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from loguru import logger
@@ -25,6 +25,7 @@ from bot.market_data import CandleCache
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
 from bot.pacing import Pacer, SimulatedPacer, WallPacer
+from bot.secrets_source import register, secret_values
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
@@ -75,11 +76,13 @@ async def build_runtime(
     *,
     stop: asyncio.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    on_wait: Callable[[str, float], None] | None = None,
 ) -> Runtime:
     """Everything the daemon needs, connected. The store opens first: pairs that still hold a
     position are managed even when they left the whitelist. A real exchange that is down at start
     is waited for (until `stop` is set)."""
     environ = os.environ if environ is None else environ
+    register(secret_values(config.model_dump(mode="json")))  # the logs scrub them from here on
     token = telegram_token(config.telegram, environ) if config.telegram.enabled else None  # fail before the DB
     timeframe = timeframe_for(config, strategy)
     tf_ms = timeframe_ms(timeframe)
@@ -109,7 +112,8 @@ async def build_runtime(
         else:
             clock = wall
             venue = ccxt_venue(config, timeframe, fee, environ)
-            markets = dict(await markets_when_reachable(venue, config.exchange.name, stop or asyncio.Event()))
+            waiting = stop or asyncio.Event()
+            markets = dict(await markets_when_reachable(venue, config.exchange.name, waiting, on_wait=on_wait))
             check_pairs(markets, config.exchange.pair_whitelist, managed, config.exchange.name)
             managed = [pair for pair in managed if pair in markets]
             pacer = WallPacer(wall, tf_ms)

@@ -6,17 +6,38 @@ refused with the one line that says which and how to fix it; so is a config.json
 from __future__ import annotations
 
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from bot.errors import ConfigError
 
 CREDENTIALS_DIR_ENV = "CREDENTIALS_DIRECTORY"
+# the config keys, at any depth (exchange.ccxt_config included), whose values are secrets
+SECRET_KEYS = frozenset(
+    {"key", "secret", "password", "token", "apiKey", "uid", "privateKey", "walletAddress", "passphrase"}
+)
 _SEEN: set[str] = set()  # every secret handed out, so the log sinks can scrub them (logs.py)
 
 
 def known_secrets() -> frozenset[str]:
     return frozenset(_SEEN)
+
+
+def secret_values(value: Any) -> set[str]:
+    """Every secret a config holds (a dump of it), at any depth."""
+    if isinstance(value, dict):
+        found = {v for k, v in value.items() if k in SECRET_KEYS and isinstance(v, str) and v}
+        return found.union(*(secret_values(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(secret_values(v) for v in value))
+    return set()
+
+
+def register(values: Iterable[str]) -> None:
+    """Secrets read some other way (the config's, ccxt_config's): scrubbed from the logs too."""
+    for value in values:
+        _seen(value)
 
 
 def _seen(value: str) -> str:
@@ -64,13 +85,15 @@ def _find(env: str, credential: str, environ: Mapping[str, str], config_value: s
     directory = environ.get(CREDENTIALS_DIR_ENV)
     if directory and (Path(directory) / credential).is_file():
         try:
-            return (Path(directory) / credential).read_text(encoding="utf-8").strip()
+            value = (Path(directory) / credential).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as e:
             raise SecretFileError(f"credential {credential}: cannot read: {e}") from None
+        if value:  # an empty credential file stands for "none": the config decides
+            return value
     return config_value
 
 
 def check_config_file(path: Path, holds_secret: bool) -> None:
     """A config.json with a key, secret or token in it must be private like a key file."""
     if holds_secret:
-        check_private(path, "config holding a secret (exchange.key, exchange.secret or telegram.token)")
+        check_private(path, "config holding a secret (a key, secret, password or token)")

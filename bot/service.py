@@ -46,6 +46,8 @@ class Daemon:
         self._rt = runtime
         self._sd = self.systemd = systemd or ServiceNotifier()
         self._job_done_s = runtime.wall.monotonic_s()  # the watchdog's view of the tick job
+        # a simulated market at a slow speed runs its job rarely: that is not being stuck
+        self._stale_s = max(STALE_TICK_JOB_S, 2 * runtime.pacer.interval_s + 60)
         self._job_since_s: float | None = None
         self._tick_s_last: float | None = None
         self._tick_s_sum, self._tick_count = 0.0, 0
@@ -168,6 +170,7 @@ class Daemon:
         self.reload_with = await asyncio.to_thread(check_reload, self._config_path, self._rt.config)
         logger.warning("reload requested: {}", self.reload_with.describe())
         self._sd.reloading(self._rt.wall.monotonic_s())
+        self._sd.watchdog()  # the new loop's heartbeat starts after its READY
         asyncio.get_running_loop().call_later(0.2, self._reloading.set)  # the reply goes out first
         return f"{self.reload_with.describe()}\nrestarting the trading loop on them (open trades are kept)"
 
@@ -237,14 +240,14 @@ class Daemon:
         """WATCHDOG=1 every half WatchdogSec while the tick job is alive; when it is not, systemd
         restarts the service (into a reconcile, as after any restart)."""
         starved = False
-        while True:
-            await asyncio.sleep(every_s)
-            if alive(self._rt.wall.monotonic_s(), self._job_done_s, self._job_since_s):
+        while True:  # at once first: after a reload, the last ping was the old loop's
+            if alive(self._rt.wall.monotonic_s(), self._job_done_s, self._job_since_s, self._stale_s):
                 self._sd.watchdog()
                 starved = False
             elif not starved:
                 starved = True
-                logger.error("the tick job has been stuck for over {:g} s; not feeding the watchdog", STALE_TICK_JOB_S)
+                logger.error("the tick job has been stuck for over {:g} s; not feeding the watchdog", self._stale_s)
+            await asyncio.sleep(every_s)
 
     async def _log_heartbeat(self, every_s: float) -> None:
         """A line now and then, so a quiet log still shows the daemon alive (and what it holds)."""
@@ -263,7 +266,7 @@ class Daemon:
             now_wall_ms=rt.wall.now_ms(),
             last_tick_wall_ms=await rt.repo.get_state("last_tick_wall_ms"),
             fresh_within_s=rt.config.health.stale_after_s or 2 * rt.tf_ms / 1000 / speed + 60,
-            job_alive=alive(rt.wall.monotonic_s(), self._job_done_s, self._job_since_s),
+            job_alive=alive(rt.wall.monotonic_s(), self._job_done_s, self._job_since_s, self._stale_s),
             trading_state=(await read_trading_state(rt.repo)).mode.value,
             tick_seconds_last=self._tick_s_last,
             tick_seconds_sum=self._tick_s_sum,
@@ -336,13 +339,14 @@ async def serve(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """`kestrel trade`: the daemon until stopped, started again in place after a valid /reload."""
+    systemd = ServiceNotifier()  # one socket for the life of the process, across reloads
     while True:
         try:
-            runtime = await build_runtime(config, strategy, stop=stop, environ=environ)
+            runtime = await build_runtime(config, strategy, stop=stop, environ=environ, on_wait=systemd.still_starting)
         except StartCancelledError as e:
             logger.info("{}", e)
             return 0
-        daemon = Daemon(runtime, stop=stop, config_path=config_path)
+        daemon = Daemon(runtime, stop=stop, config_path=config_path, systemd=systemd)
         code = await daemon.run(install_signal_handlers=False)
         if daemon.reload_with is None or code != 0 or stop.is_set():
             if daemon.reload_with is not None:

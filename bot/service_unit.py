@@ -15,6 +15,8 @@ class UnitPaths:
     config: Path
     data_dir: Path  # user_data: database, candles, models, logs (written)
     user: str = "kestrel"
+    also_written: tuple[Path, ...] = ()  # the database's or a venue state file's folder, if elsewhere
+    credentials: tuple[tuple[str, Path], ...] = ()  # (name, file) for LoadCredential=; only files that exist
 
 
 DEFAULTS = UnitPaths(
@@ -44,18 +46,20 @@ WorkingDirectory={workdir}
 ExecStart={executable} trade --config {config}
 Restart=on-failure
 RestartSec=30
-# READY waits for the exchange (up to a minute) and the reconciliation
+# READY waits for the reconciliation; while the exchange is down at start Kestrel keeps asking
+# systemd for more time (EXTEND_TIMEOUT_USEC), so a maintenance window does not fail the start
 TimeoutStartSec=180
 # the running tick finishes (8 s at most), notices get 3 s, then the database closes
 TimeoutStopSec=30
 # pinged every 60 s while the tick job is alive; a job stuck 5 minutes stops the pings
 WatchdogSec=120
 Environment=PYTHONUNBUFFERED=1
-# secrets as credentials (0400, readable by this service only): files you create, mode 600, owner root
-LoadCredential=exchange_key:/etc/kestrel/exchange_key
-LoadCredential=exchange_secret:/etc/kestrel/exchange_secret
-LoadCredential=telegram_token:/etc/kestrel/telegram_token
-StateDirectory=kestrel
+# secrets as credentials (readable by this service only), from files you create (mode 600, owner
+# root); a file listed here that does not exist stops the start, so only those that exist are listed:
+# LoadCredential=exchange_key:/etc/kestrel/exchange_key
+# LoadCredential=exchange_secret:/etc/kestrel/exchange_secret
+# LoadCredential=telegram_token:/etc/kestrel/telegram_token
+{credentials}StateDirectory=kestrel
 LogsDirectory=kestrel
 UMask=0077
 
@@ -63,7 +67,7 @@ UMask=0077
 # files beside the database), outbound HTTPS and the notify and journal sockets only
 NoNewPrivileges=yes
 ProtectSystem=strict
-ReadWritePaths={data_dir}
+ReadWritePaths={writable}
 ProtectHome={protect_home}
 PrivateTmp=yes
 PrivateDevices=yes
@@ -97,11 +101,21 @@ WantedBy=multi-user.target
 def render_unit(paths: UnitPaths) -> str:
     """The unit text; a checkout under /home keeps ProtectHome read-only instead of hidden."""
     under_home = any(str(p).startswith("/home/") for p in (paths.workdir, paths.executable, paths.data_dir))
+    writable = [paths.data_dir, *(p for p in paths.also_written if p != paths.data_dir)]
     return TEMPLATE.format(
         executable=paths.executable,
         workdir=paths.workdir,
         config=paths.config,
-        data_dir=paths.data_dir,
+        writable=" ".join(f"-{p}" for p in dict.fromkeys(writable)),  # "-": not yet there is no error
         user=paths.user,
         protect_home="read-only" if under_home else "yes",
+        credentials="".join(f"LoadCredential={name}:{path}\n" for name, path in paths.credentials),
     )
+
+
+CREDENTIAL_NAMES = ("exchange_key", "exchange_secret", "telegram_token")
+
+
+def credentials_in(directory: Path) -> tuple[tuple[str, Path], ...]:
+    """The credential files present in `directory` (e.g. /etc/kestrel)."""
+    return tuple((name, directory / name) for name in CREDENTIAL_NAMES if (directory / name).is_file())

@@ -4,7 +4,9 @@ tick, WATCHDOG from a heartbeat that keeps beating only while the tick job is al
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Mapping
 
 from loguru import logger
@@ -36,7 +38,7 @@ class ServiceNotifier:
         environ = os.environ if environ is None else environ
         self.enabled = bool(environ.get("NOTIFY_SOCKET"))
         self.watchdog_every_s = watchdog_every_s(environ, os.getpid() if pid is None else pid) if self.enabled else None
-        self._sd = SystemdNotifier() if self.enabled else None
+        self._sd = _notifier(environ["NOTIFY_SOCKET"]) if self.enabled else None
 
     def _send(self, *fields: str) -> None:
         if self._sd is not None:
@@ -57,5 +59,22 @@ class ServiceNotifier:
         usec = int(monotonic_s * 1_000_000)
         self._send("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading config and strategy")
 
+    def still_starting(self, why: str, seconds: float) -> None:
+        """The start waits (an exchange down): systemd's start timeout is pushed on, the watchdog fed."""
+        usec = int((seconds + 60) * 1_000_000)
+        self._send(f"EXTEND_TIMEOUT_USEC={usec}", "WATCHDOG=1", f"STATUS={why[:200]}")
+
     def stopping(self) -> None:
         self._send("STOPPING=1", "STATUS=stopping")
+
+
+def _notifier(address: str) -> SystemdNotifier:
+    """sdnotify's notifier, connected to `address` (it reads os.environ itself; ours may differ)."""
+    notifier = SystemdNotifier()
+    if getattr(notifier, "socket", None) is not None:
+        with contextlib.suppress(OSError):
+            notifier.socket.close()
+    notifier.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with contextlib.suppress(OSError):  # a socket that is gone: sends fail quietly, as sdnotify's do
+        notifier.socket.connect("\0" + address[1:] if address.startswith("@") else address)
+    return notifier

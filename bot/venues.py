@@ -4,7 +4,7 @@ broker over a key-less ccxt exchange for dry-run. The simulated market is built 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -68,16 +68,24 @@ def ccxt_venue(config: Config, timeframe: str, fee_frac: Decimal, environ: Mappi
 
 
 async def markets_when_reachable(
-    venue: Exchange, name: str, stop: asyncio.Event, *, first_wait_s: float = 2.0
+    venue: Exchange,
+    name: str,
+    stop: asyncio.Event,
+    *,
+    first_wait_s: float = 2.0,
+    on_wait: Callable[[str, float], None] | None = None,
 ) -> Mapping[str, Market]:
     """The venue's markets, waiting out maintenance or a network outage at start (each failure is
-    logged; the wait doubles up to a minute). A stop request while waiting cancels the start."""
+    logged; the wait doubles up to a minute; `on_wait(why, seconds)` tells systemd the start goes on).
+    A stop request while waiting cancels the start."""
     wait_s = first_wait_s
     while True:
         try:
             return await venue.markets()
         except TransientExchangeError as e:
             logger.warning("{} is not reachable at start ({}); trying again in {:.0f} s", name, e, wait_s)
+            if on_wait is not None:
+                on_wait(f"waiting for {name}: {e}", wait_s)
         try:
             await asyncio.wait_for(stop.wait(), wait_s)
         except TimeoutError:

@@ -11,9 +11,9 @@ from typing import Any
 
 from bot.clock import iso_ms
 from bot.ledger import STOP, TAKE_PROFIT, JournalOrder
+from bot.secrets_source import SECRET_KEYS
 from bot.store.records import EventRecord, TradeRecord
 
-SECRET_KEYS = frozenset({"key", "secret", "password", "token", "apiKey", "uid", "privateKey", "walletAddress"})
 REDACTED = "***"
 
 
@@ -128,16 +128,6 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
-
-
-def secret_values(value: Any) -> set[str]:
-    """Every secret the config holds (what `redact` hides), so outgoing text can be scrubbed of them."""
-    if isinstance(value, dict):
-        found = {v for k, v in value.items() if k in SECRET_KEYS and isinstance(v, str) and v}
-        return found.union(*(secret_values(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(secret_values(v) for v in value))
-    return set()
 
 
 def config_text(config_json: Mapping[str, Any]) -> str:

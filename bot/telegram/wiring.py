@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.controls import Controls
 from bot.runtime import Runtime
+from bot.secrets_source import secret_values
 from bot.store.audit import AuditLog
 from bot.telegram.app import TelegramService
 from bot.telegram.commands import CommandDesk
@@ -14,7 +15,7 @@ from bot.telegram.health import LoopLag, gather_health
 from bot.telegram.notifier import Notifier
 from bot.telegram.outbox import Outbox
 from bot.telegram.steering import BetweenTicks, Steering
-from bot.telegram.views import Health, secret_values
+from bot.telegram.views import Health
 
 
 def build_telegram(

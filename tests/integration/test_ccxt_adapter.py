@@ -3,9 +3,11 @@ desk behind it: what ccxt sends, what Binance answers, and what the adapter make
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +23,11 @@ from bot.exchange.base import Balance, OrderRequest, OrderStatus, OrderType, Sid
 from bot.exchange.ccxt_adapter import CcxtExchange, Credentials, RetryPolicy, build_ccxt
 from bot.ledger import ENTRY, STOP
 from bot.orders.ids import client_id, parse_client_id
+from bot.systemd_notify import ServiceNotifier
+from bot.venues import markets_when_reachable
 from tests.fakes.binance_http import FakeBinance, LoggedRequest, ccxt_config_for
 from tests.fakes.binance_trading import TradingDesk
+from tests.integration.test_systemd_notify import NotifyListener
 
 PREFIX = "kestrel"
 FAST = RetryPolicy(attempts=3, first_wait_s=0.01, max_wait_s=0.05)
@@ -459,4 +464,25 @@ async def test_maintenance_at_start_is_transient_until_it_ends(
 
     assert status["status"] == "maintenance"
     assert [r.status for r in sent(fake, "GET", "exchangeInfo")] == [503, 503, 503, 200]
+    assert BTC in markets
+
+
+async def test_a_start_waiting_for_the_exchange_keeps_systemd_waiting_too(
+    fake: FakeBinance, desk: TradingDesk, venue: CcxtExchange, tmp_path: Path
+) -> None:
+    listener = NotifyListener(tmp_path / "notify.sock")
+    systemd = ServiceNotifier({"NOTIFY_SOCKET": str(listener.path)})
+    desk.maintenance(60)
+    waiting = asyncio.create_task(
+        markets_when_reachable(venue, "binance", asyncio.Event(), first_wait_s=0.2, on_wait=systemd.still_starting)
+    )
+    try:
+        await asyncio.to_thread(listener.wait_for, "EXTEND_TIMEOUT_USEC", 10)
+        desk.end_maintenance()
+        markets = await asyncio.wait_for(waiting, 10)
+    finally:
+        listener.close()
+    told = listener.with_field("EXTEND_TIMEOUT_USEC")[0].fields
+    assert int(told["EXTEND_TIMEOUT_USEC"]) >= 60_000_000 and "WATCHDOG" in told
+    assert told["STATUS"].startswith("waiting for binance: ")
     assert BTC in markets

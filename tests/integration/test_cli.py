@@ -210,7 +210,7 @@ def test_a_config_holding_a_key_that_others_can_read_is_refused_before_anything(
     path = "config.json"  # as the user named it (the default)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "kestrel: config holding a secret (exchange.key, exchange.secret or telegram.token): "
+        "kestrel: config holding a secret (a key, secret, password or token): "
         f"{path} is open to group or others (mode 0644); run: chmod 600 {path}"
     )
     assert not (checkout / "user_data" / "kestrel.sqlite").exists()  # nothing created

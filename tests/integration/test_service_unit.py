@@ -3,6 +3,7 @@ own `systemd-analyze verify` where it is installed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,11 +27,10 @@ def test_the_unit_asks_for_notify_watchdog_credentials_and_a_sandbox() -> None:
         "WatchdogSec=120",
         "Restart=on-failure",
         "StartLimitBurst=5",
-        "LoadCredential=exchange_key:/etc/kestrel/exchange_key",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ProtectHome=yes",
-        "ReadWritePaths=/opt/kestrel/user_data",
+        "ReadWritePaths=-/opt/kestrel/user_data",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
         "ExecStart=/opt/kestrel/.venv/bin/kestrel trade --config /opt/kestrel/config.json",
@@ -49,21 +49,16 @@ def test_the_unit_asks_for_notify_watchdog_credentials_and_a_sandbox() -> None:
 
 def test_install_service_fills_in_this_install(tmp_path: Path, write_config: object) -> None:
     config = tmp_path / "config.json"
-    config.write_text((REPO / "config.json").read_text())
+    raw = json.loads((REPO / "config.json").read_text())
+    raw["db_url"] = f"sqlite:///{tmp_path / 'db' / 'kestrel.sqlite'}"  # the database outside user_data
+    config.write_text(json.dumps(raw))
+    secrets = tmp_path / "etc"
+    secrets.mkdir()
+    (secrets / "exchange_key").write_text("k")  # only this one exists: only it is loaded
     target = tmp_path / "kestrel.service"
+    args = ["install-service", "--config", str(config), "--user", "trader", "--credentials-dir", str(secrets)]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "install-service",
-            "--config",
-            str(config),
-            "--user",
-            "trader",
-            "--write",
-            str(target),
-        ],
+        [sys.executable, "-m", "bot", *args, "--write", str(target)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -74,7 +69,10 @@ def test_install_service_fills_in_this_install(tmp_path: Path, write_config: obj
     kestrel = Path(sys.executable).parent / "kestrel"
     assert f"ExecStart={kestrel} trade --config {config}" in unit
     assert f"WorkingDirectory={tmp_path}" in unit and "User=trader" in unit
-    assert f"ReadWritePaths={tmp_path / 'user_data'}" in unit
+    assert f"ReadWritePaths=-{tmp_path / 'user_data'} -{tmp_path / 'db'}" in unit
+    assert [line for line in unit if line.startswith("LoadCredential=")] == [
+        f"LoadCredential=exchange_key:{secrets / 'exchange_key'}"
+    ]
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed here: the unit was not verified by systemd")
     verified = subprocess.run(["systemd-analyze", "verify", str(target)], capture_output=True, text=True, check=False)

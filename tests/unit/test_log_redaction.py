@@ -7,10 +7,12 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loguru import logger
 
+from bot.errors import ConfigError
 from bot.logs import scrub, setup_logging
 from bot.secrets_source import SecretFileError, check_config_file, secret
 
@@ -96,3 +98,35 @@ def test_a_secret_file_open_to_others_is_refused_in_one_line(tmp_path: Path) -> 
     check_config_file(config, holds_secret=False)  # no secret in it: its mode is the user's business
     with pytest.raises(SecretFileError, match=r"config holding a secret .* \(mode 0640\); run: chmod 600"):
         check_config_file(config, holds_secret=True)
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        '{\\"X-MBX-APIKEY\\": \\"vmPUZE6mv9SD5VNHk4Hl\\"}',  # a header dict inside a JSON log line
+        "API-Key: abcdefgh12345678",  # Kraken
+        "OK-ACCESS-PASSPHRASE: hunter2hunter2",  # OKX
+        "X-BAPI-API-KEY=abcdefgh12345",  # Bybit
+        "'apiKey': 'abcdefgh12345'",
+        "password=correcthorsebattery",
+    ],
+)
+def test_scrub_catches_the_usual_header_and_field_forms(leak: str) -> None:
+    value = leak.replace("\\", "").split(":" if ":" in leak else "=", 1)[1].strip(" \"'}")
+    assert value not in scrub(leak) and "***" in scrub(leak)
+
+
+def test_secrets_in_ccxt_config_are_refused_open_and_scrubbed(tmp_path: Path, write_config: Any) -> None:
+    from bot.config import load_config
+    from bot.secrets_source import register, secret_values
+
+    exchange = {"name": "simulated", "pair_whitelist": ["BTC/USDT"], "ccxt_config": {"password": "pw-0123456789"}}
+    path = write_config(exchange=exchange)
+    config, _ = load_config(path)
+    held = secret_values(config.model_dump(mode="json"))
+    assert held == {"pw-0123456789"}
+    register(held)
+    assert scrub("login with pw-0123456789 failed") == "login with *** failed"
+    path = write_config(exchange={**exchange, "ccxt_config": {"verbose": True}})
+    with pytest.raises(ConfigError, match=r"exchange.ccxt_config: .*verbose: ccxt would print every request"):
+        load_config(path)

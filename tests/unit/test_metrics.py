@@ -42,7 +42,7 @@ def test_prometheus_text_lines() -> None:
     for wanted in (
         "# TYPE kestrel_up gauge",
         "kestrel_up 1",
-        "kestrel_last_tick_age_seconds 5",
+        "kestrel_last_tick_age_seconds 5.0",
         "kestrel_tick_duration_seconds_sum 2.5",
         "kestrel_tick_duration_seconds_count 10",
         'kestrel_orders{state="filled"} 3',
@@ -58,4 +58,6 @@ def test_prometheus_text_lines() -> None:
         assert wanted in lines, wanted
     assert not any(line.startswith("kestrel_telegram_queue") for line in lines)  # Telegram off
     assert "kestrel_telegram_queue 4" in prometheus_text(snap(telegram_queue=4)).splitlines()
-    assert "kestrel_last_tick_age_seconds nan" in prometheus_text(snap(last_tick_wall_ms=None)).splitlines()
+    assert "kestrel_last_tick_age_seconds NaN" in prometheus_text(snap(last_tick_wall_ms=None)).splitlines()
+    big = prometheus_text(snap(equity=D("1234567.89"), tick_seconds_sum=98765.4321)).splitlines()
+    assert 'kestrel_equity{currency="USDT"} 1234567.89' in big and "kestrel_tick_duration_seconds_sum 98765.4321" in big
