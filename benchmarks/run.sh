@@ -5,8 +5,5 @@
 # FT_VENV: freqtrade's venv (default /tmp/ftvenv; make it with ../shared/tools/freqtrade-offline/setup.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PY="${KESTREL_PYTHON:-}"
-if [ -z "$PY" ]; then
-    if [ -x "$HERE/../.venv/bin/python" ]; then PY="$HERE/../.venv/bin/python"; else PY=/tmp/kv/bin/python; fi
-fi
+PY="$("$HERE/kestrel_python.sh")"
 exec "$PY" "$HERE/backtest_vs_freqtrade.py" "$@"

@@ -3,8 +3,5 @@
 # KESTREL_PYTHON: a python with kestrel installed (default .venv/bin/python, else /tmp/kv/bin/python).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PY="${KESTREL_PYTHON:-}"
-if [ -z "$PY" ]; then
-    if [ -x "$HERE/../.venv/bin/python" ]; then PY="$HERE/../.venv/bin/python"; else PY=/tmp/kv/bin/python; fi
-fi
+PY="$("$HERE/kestrel_python.sh")"
 exec "$PY" "$HERE/telegram_load.py" "$@"
