@@ -1,0 +1,1 @@
+"""Machine-learned strategies: features, labels, walk-forward splits (training and serving to come)."""

@@ -1,0 +1,124 @@
+"""ML features, labels and walk-forward splits: causal (values on candle t never change when later
+candles are added, and a leaky feature is caught), labels dropped rather than filled where the future
+is missing, and the purge gap between training and test windows enforced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.ml.features import FeatureSet, build_features, frame_is_causal, higher_timeframe, informative
+from bot.ml.labels import beats_threshold, forward_return, training_rows
+from bot.ml.splits import check_purge, walk_forward
+
+FIVE_MIN = 300_000
+HOUR = 3_600_000
+
+
+def candles(n: int, seed: int, start: str = "2024-03-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    opened = np.concatenate([[100.0], close[:-1]])
+    spread = np.abs(rng.normal(0, 0.005, n)) * close
+    return pd.DataFrame(
+        {
+            "date": pd.date_range(start, periods=n, freq="5min", tz="UTC"),
+            "open": opened,
+            "high": np.maximum(opened, close) + spread,
+            "low": np.minimum(opened, close) - spread,
+            "close": close,
+            "volume": rng.lognormal(3, 1, n),
+        }
+    )
+
+
+CUTS = [60, 150, 299, 400]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_feature_is_causal(seed: int) -> None:
+    data = candles(500, seed)
+    spec = FeatureSet()
+    assert frame_is_causal(lambda c: build_features(c, spec), data, CUTS) == []
+    other = candles(500, seed + 100)
+    assert frame_is_causal(lambda c: informative(c, other.iloc[: len(c)], spec, "btc"), data, CUTS) == []
+    assert frame_is_causal(lambda c: higher_timeframe(c, spec, FIVE_MIN, HOUR, "1h"), data, CUTS) == []
+
+
+def test_a_leaky_feature_is_caught() -> None:
+    data = candles(500, 7)
+
+    def leaky(c: pd.DataFrame) -> pd.DataFrame:
+        built = build_features(c, FeatureSet())
+        built["f_tomorrow"] = c["close"].shift(-1)  # next candle's close: the classic leak
+        built["f_centered"] = c["close"].rolling(5, center=True).mean()  # a centred window peeks too
+        return built
+
+    problems = frame_is_causal(leaky, data, CUTS)
+    assert {p.split(":")[0] for p in problems} == {"f_tomorrow", "f_centered"}
+    assert "looks ahead" in problems[0]
+
+
+def test_features_need_their_window_and_then_are_all_defined() -> None:
+    spec = FeatureSet()
+    built = build_features(candles(400, 4), spec)
+    assert built.iloc[: max(spec.return_horizons)].isna().any(axis=1).all()
+    assert built.iloc[spec.warmup :].notna().all().all()
+    assert built["f_rsi_14"].dropna().between(0, 1).all()
+
+
+def test_a_higher_timeframe_appears_only_once_its_candle_has_closed() -> None:
+    data = candles(36, 5, start="2024-03-01 00:00")  # 00:00 .. 02:55
+    spec = FeatureSet(
+        return_horizons=(1,),
+        volatility_windows=(),
+        rsi_period=None,
+        atr_period=None,
+        volume_z_window=None,
+        candle_shape=True,
+        calendar=False,
+    )
+    wide = higher_timeframe(data, spec, FIVE_MIN, HOUR, "h")
+    first_hour = data.iloc[:12]
+    body = (first_hour["close"].iloc[-1] - first_hour["open"].iloc[0]) / (
+        first_hour["high"].max() - first_hour["low"].min()
+    )
+    assert wide["h_f_body"].iloc[:12].isna().all()  # 00:00..00:55: the hour is still open
+    assert wide["h_f_body"].iloc[12:24].tolist() == pytest.approx([body] * 12)  # 01:00..01:55
+    assert wide["h_f_ret_1"].iloc[24] == pytest.approx(np.log(data["close"].iloc[23] / data["close"].iloc[11]))
+
+
+def test_labels_need_the_future_and_pay_the_fees() -> None:
+    close = pd.Series([100.0, 101.0, 103.0, 103.5])
+    assert forward_return(close, 2).iloc[:2].tolist() == pytest.approx([np.log(1.03), np.log(103.5 / 101)])
+    assert forward_return(close, 2).iloc[2:].isna().all()
+    # +1.00 % is under a 1 % threshold once 0.1 % is paid twice; +1.98 % is over it
+    label = beats_threshold(close, 1, threshold=0.01, fee_frac=0.001)
+    assert label.iloc[:3].tolist() == [0.0, 1.0, 0.0] and np.isnan(label.iloc[3])
+    assert beats_threshold(pd.Series([100.0, 101.05]), 1, 0.01, 0.0).iloc[0] == 1.0
+    features = pd.DataFrame({"f": [np.nan, 1.0, 2.0, 3.0]})
+    kept_x, kept_y = training_rows(features, label)
+    assert kept_x.index.tolist() == [1, 2] and kept_y.tolist() == [1.0, 0.0]  # unknown rows dropped
+    with pytest.raises(ValueError, match="label_horizon"):
+        forward_return(close, 0)
+
+
+def test_walk_forward_windows_keep_the_purge_gap() -> None:
+    rolling = walk_forward(100, train=50, test=10, purge=5)
+    assert [(s.train, s.test) for s in rolling] == [
+        (range(0, 50), range(55, 65)),
+        (range(10, 60), range(65, 75)),
+        (range(20, 70), range(75, 85)),
+        (range(30, 80), range(85, 95)),
+    ]
+    anchored = walk_forward(100, train=50, test=10, purge=5, anchored=True)
+    assert [s.train.start for s in anchored] == [0, 0, 0, 0] and anchored[-1].train.stop == 80
+    assert check_purge(rolling, horizon=5) == []
+    assert check_purge(rolling, horizon=6) == [
+        f"split {i}: 5 rows between training and test, fewer than the label horizon 6" for i in range(4)
+    ]
+    for s in rolling:  # no training row's label reaches into its test window
+        assert s.train.stop - 1 + 5 < s.test.start
+    with pytest.raises(ValueError, match="walk-forward"):
+        walk_forward(100, train=0, test=10, purge=5)
