@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         control.add_argument("--reason", default="", metavar="TEXT", help="why (shown in status and events)")
     command("resume", "trade again after a pause or a kill")
     command("check-config", "validate the config and load the strategy, then exit")
+    tr = command("train", "train the ML strategy's model walk-forward on candle files; stores a new version")
+    tr.add_argument("--strategy", metavar="NAME", help="an ML strategy (default: the config's)")
+    tr.add_argument("--datadir", type=Path, required=True, metavar="DIR", help="feather candle files")
+    tr.add_argument("--seed", type=int, default=42, help="LightGBM's seed (default 42)")
+    md = command("models", "list, show or promote the stored models of an ML strategy")
+    md.add_argument("action", choices=["list", "show", "promote"])
+    md.add_argument("version", nargs="?", metavar="VERSION", help="e.g. v0002 (show: default the promoted one)")
+    md.add_argument("--strategy", metavar="NAME", help="default: the config's strategy")
     unit = command("install-service", "print the systemd unit with this install's paths (or --write it)")
     unit.add_argument("--user", default="kestrel", help="the account the service runs as (default kestrel)")
     unit.add_argument(
@@ -126,6 +134,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _download(args, config)
     if args.command == "install-service":
         return _install_service(args, config)
+    if args.command == "models":
+        from bot.ml.command import models
+
+        print(models(config, args.action, require_strategy(config, args.config, args.strategy), args.version))
+        return EXIT_OK
+    if args.command == "train":
+        return _train(args, config)
     if args.command == "status":
         from bot.report import print_status
 
@@ -187,6 +202,18 @@ def _list_strategies(config: Config) -> int:
         print(f"{info.name:<24} {info.path}:{info.line}")
     for bad in broken:
         print(f"(unreadable) {bad.reason}")
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace, config: Config) -> int:
+    from bot.ml.command import train
+    from bot.ml.strategy import MLStrategy
+
+    name = require_strategy(config, args.config, args.strategy)
+    strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
+    if not isinstance(strategy, MLStrategy):
+        raise ConfigError(f"train: {name} is not an ML strategy (subclass bot.ml.strategy.MLStrategy)")
+    print(train(config, strategy, args.datadir, seed=args.seed))
     return EXIT_OK
 
 

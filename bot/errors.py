@@ -63,3 +63,7 @@ class UnsupportedError(KestrelError):
 
 class StoppingError(KestrelError):
     """An action asked for while the daemon stops or reloads: not carried out."""
+
+
+class TrainingError(KestrelError):
+    """A model cannot be trained or judged: too few rows, one class only, a purge too short."""

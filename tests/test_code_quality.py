@@ -22,6 +22,12 @@ PURE = [
     "bot/candles.py",
     "bot/timeframes.py",
     "bot/orders/ids.py",
+    "bot/decisions.py",
+    "bot/metrics.py",
+    "bot/ml/features.py",
+    "bot/ml/labels.py",
+    "bot/ml/splits.py",
+    "bot/ml/dataset.py",
 ]
 EDGE_LIBRARIES = {"ccxt", "sqlmodel", "sqlalchemy", "telegram", "loguru", "aiosqlite", "apscheduler", "sdnotify"}
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bot.errors import TrainingError
+
 
 def forward_return(close: pd.Series, horizon: int) -> pd.Series:
     """log(close[t + horizon] / close[t]); NaN for the last `horizon` rows."""
     if horizon < 1:
-        raise ValueError(f"label_horizon: must be at least 1, got {horizon}")
+        raise TrainingError(f"label_horizon: must be at least 1, got {horizon}")
     log_close = pd.Series(np.log(close.to_numpy(dtype="float64")), index=close.index)
     ahead: pd.Series = log_close.shift(-horizon) - log_close
     return ahead

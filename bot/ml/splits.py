@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.errors import TrainingError
+
 
 @dataclass(frozen=True)
 class Split:
@@ -23,7 +25,7 @@ def walk_forward(
     """Windows over `rows` rows: training `train` rows (from the start when `anchored`), then `purge`
     rows left out, then `test` rows; moved on by `step` (default `test`) until the data ends."""
     if min(train, test) < 1 or purge < 0:
-        raise ValueError(f"walk-forward: train ({train}) and test ({test}) must be >= 1, purge ({purge}) >= 0")
+        raise TrainingError(f"walk-forward: train ({train}) and test ({test}) must be >= 1, purge ({purge}) >= 0")
     step = step or test
     splits = []
     start = 0

@@ -12,11 +12,10 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from bot.errors import TrainingError
 from bot.ml.splits import Split, check_purge, walk_forward
 
-
-class TrainingError(ValueError):
-    """Not enough rows, one class only, a purge shorter than the label horizon."""
+__all__ = ["TrainingError"]
 
 
 @dataclass(frozen=True)

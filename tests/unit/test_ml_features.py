@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.errors import TrainingError
 from bot.ml.features import FeatureSet, build_features, frame_is_causal, higher_timeframe, informative
 from bot.ml.labels import beats_threshold, forward_return, training_rows
 from bot.ml.splits import check_purge, walk_forward
@@ -100,7 +101,7 @@ def test_labels_need_the_future_and_pay_the_fees() -> None:
     features = pd.DataFrame({"f": [np.nan, 1.0, 2.0, 3.0]})
     kept_x, kept_y = training_rows(features, label)
     assert kept_x.index.tolist() == [1, 2] and kept_y.tolist() == [1.0, 0.0]  # unknown rows dropped
-    with pytest.raises(ValueError, match="label_horizon"):
+    with pytest.raises(TrainingError, match="label_horizon"):
         forward_return(close, 0)
 
 
@@ -120,5 +121,5 @@ def test_walk_forward_windows_keep_the_purge_gap() -> None:
     ]
     for s in rolling:  # no training row's label reaches into its test window
         assert s.train.stop - 1 + 5 < s.test.start
-    with pytest.raises(ValueError, match="walk-forward"):
+    with pytest.raises(TrainingError, match="walk-forward"):
         walk_forward(100, train=0, test=10, purge=5)

@@ -1,0 +1,31 @@
+"""The training rows of an ML strategy: features and labels of every pair, pooled in time order
+(pairs sharing a candle time stay together, so a walk-forward split never trains on one pair's
+candle and tests on another's at the same time). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from bot.errors import TrainingError
+from bot.ml.features import FeatureSet, build_features
+from bot.ml.labels import beats_threshold, training_rows
+
+
+def pooled_rows(
+    frames: Mapping[str, pd.DataFrame], spec: FeatureSet, *, horizon: int, threshold: float, fee_frac: float
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """(features, labels, candle dates), rows ordered by date then pair."""
+    parts = []
+    for pair in sorted(frames):
+        candles = frames[pair].reset_index(drop=True)
+        x, y = training_rows(
+            build_features(candles, spec), beats_threshold(candles["close"], horizon, threshold, fee_frac)
+        )
+        part = x.assign(_label=y, _date=candles.loc[x.index, "date"].to_numpy(), _pair=pair)
+        parts.append(part)
+    if not parts:
+        raise TrainingError("training: no pairs in exchange.pair_whitelist")
+    every = pd.concat(parts, ignore_index=True).sort_values(["_date", "_pair"], kind="stable").reset_index(drop=True)
+    return every.drop(columns=["_label", "_date", "_pair"]), every["_label"], every["_date"]

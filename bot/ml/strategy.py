@@ -1,0 +1,61 @@
+"""The base of ML strategies: features from `feature_set`, the probability from the promoted model
+in the registry (`user_data/models/<strategy>/`), an entry above `entry_probability` and an exit
+below `exit_probability`. Each row's prediction uses that row's features only, so the signals are
+as causal as the features. Without a promoted model the strategy never enters (and says so once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightgbm as lgb
+import numpy as np
+from loguru import logger
+from pandas import DataFrame
+
+from bot.ml.features import FeatureSet, build_features
+from bot.ml.registry import Registry, RegistryError
+from bot.strategy.base import Strategy
+
+
+class MLStrategy(Strategy):
+    feature_set: ClassVar[FeatureSet] = FeatureSet()
+    label_horizon: ClassVar[int] = 12  # candles ahead the label looks
+    label_threshold: ClassVar[float] = 0.005  # the move, after fees, that counts as worth buying
+    entry_probability: ClassVar[float] = 0.6
+    exit_probability: ClassVar[float] = 0.4
+    train_rows: ClassVar[int] = 5000  # walk-forward: rows per training window
+    test_rows: ClassVar[int] = 1000  # and per test window
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.model: lgb.Booster | None = None
+        self.model_version: str | None = None
+        root = Path(str(self.config.get("user_data_dir", "user_data"))) / "models"
+        try:
+            stored = Registry(root).load(type(self).__name__)
+        except RegistryError as e:
+            logger.warning("{}: {}; no entries until a model is promoted", type(self).__name__, e)
+            return
+        self.use_model(lgb.Booster(model_str=stored.model_text()), stored.version)
+
+    def use_model(self, model: lgb.Booster, version: str) -> None:
+        self.model, self.model_version = model, version
+
+    def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
+        features = build_features(dataframe, self.feature_set)
+        probability = np.full(len(dataframe), np.nan)
+        if self.model is not None:
+            usable = features.notna().all(axis=1).to_numpy()
+            if usable.any():
+                probability[usable] = self.model.predict(features[usable])
+        dataframe["ml_probability"] = probability
+        return dataframe
+
+    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
+        dataframe["enter_long"] = (dataframe["ml_probability"] > self.entry_probability).astype(int)
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
+        dataframe["exit_long"] = (dataframe["ml_probability"] < self.exit_probability).astype(int)
+        return dataframe
