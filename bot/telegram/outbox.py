@@ -73,6 +73,11 @@ class Outbox:
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being sent."""
+        return self._idle.is_set()
+
     def post(
         self, pieces: list[str], *, silent: bool = False, reply_markup: Any = None
     ) -> asyncio.Future[Message | None]:

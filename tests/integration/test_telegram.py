@@ -38,6 +38,7 @@ ENV = {"KESTREL_TELEGRAM_TOKEN": TOKEN}
 CHAT, OTHER_CHAT = -100_111, -100_999  # the group the bot serves; another group
 ADMIN, OPERATOR, VIEWER, STRANGER = 11, 22, 33, 44
 ALL_OFF = dict.fromkeys(NOTIFICATION_KINDS, "off")
+RUNNING: list[Daemon] = []  # the daemons `running` started, so `ask` can wait for their send queues
 
 
 @pytest.fixture
@@ -85,10 +86,12 @@ async def running(config_path: Path, environ: dict[str, str] | None = None) -> A
     strategy = load_strategy(config.strategy_path, require_strategy(config, config_path))
     daemon = Daemon(await build_runtime(config, strategy, environ=ENV if environ is None else environ))
     task = asyncio.create_task(daemon.run(install_signal_handlers=False))
+    RUNNING.append(daemon)
     try:
         await asyncio.wait_for(daemon.wait_ticks(1), 20)
         yield daemon
     finally:
+        RUNNING.remove(daemon)
         daemon.request_stop()
         assert await asyncio.wait_for(task, 20) == 0
 
@@ -98,6 +101,9 @@ async def ask(tg: FakeTelegram, user: int, text: str, *, chat: int = CHAT, repli
     before = len(tg.messages_to(chat))
     tg.send_text(user, chat, text, username=f"user{user}")
     await tg.wait_for(lambda: len(tg.messages_to(chat)) >= before + replies, what=f"a reply to {text!r}")
+    # a long reply comes in several messages, queued together: wait until the last one has gone
+    outboxes = [d.telegram.outbox for d in RUNNING if d.telegram is not None]
+    await tg.wait_for(lambda: all(o.idle for o in outboxes), what="the rest of a long reply")
     return tg.messages_to(chat)[before:]
 
 
