@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--timerange", metavar="YYYYMMDD-YYYYMMDD", help="trade only inside this range (UTC)")
     bt.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs (default: exchange.pair_whitelist)")
     bt.add_argument("--export-dir", type=Path, metavar="OUT", help="write trades.csv, summary.json, report.html")
+    bt.add_argument(
+        "--walk-forward",
+        action="store_true",
+        help="ML strategies: each period predicted by a model trained only before it (out of sample throughout)",
+    )
     return parser
 
 
@@ -294,6 +299,14 @@ def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> 
         pairs=args.pairs,
         export_dir=args.export_dir,
     )
+    if args.walk_forward:
+        from bot.ml.command import walk_forward_models
+        from bot.ml.strategy import MLStrategy
+
+        if not isinstance(strategy, MLStrategy):
+            raise ConfigError(f"--walk-forward: {name} is not an ML strategy")
+        strategy.walk_forward = walk_forward_models(config, strategy, args.datadir)
+        print(f"walk-forward: {len(strategy.walk_forward)} models, each trained before the period it predicts")
     backtest(config, strategy, request, out=sys.stdout)
     if args.export_dir is not None:
         print(f"exported trades.csv, summary.json and report.html to {args.export_dir}")

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from bot.backtest.series import candle_file, read_candles
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.ml.dataset import pooled_rows
 from bot.ml.registry import Registry, data_hash
+from bot.ml.splits import walk_forward
 from bot.ml.strategy import MLStrategy
-from bot.ml.train import TrainSpec, fit, walk_forward_eval
+from bot.ml.train import TrainingError, TrainSpec, fit, walk_forward_eval
 
 
 def registry_for(config: Config) -> Registry:
@@ -74,6 +78,36 @@ def train(config: Config, strategy: MLStrategy, datadir: Path, *, seed: int = 42
         f"out-of-sample AUC {auc} (0.5 is a coin toss); stored in {stored.path}\n"
         f"serve it with: kestrel models promote {name} {stored.version}"
     )
+
+
+def walk_forward_models(
+    config: Config, strategy: MLStrategy, datadir: Path, *, seed: int = 42
+) -> list[tuple[int, Any]]:
+    """For a backtest that is out of sample end to end: one model per walk-forward window, trained on
+    the rows before it (purge included), serving from the window's first candle to the next's."""
+    frames = {
+        pair: read_candles(candle_file(datadir, pair, strategy.timeframe)) for pair in config.exchange.pair_whitelist
+    }
+    x, y, dates = pooled_rows(
+        frames,
+        strategy.feature_set,
+        horizon=strategy.label_horizon,
+        threshold=strategy.label_threshold,
+        fee_frac=float(config.fee or 0),
+    )
+    pairs = len(frames)
+    spec = TrainSpec(label_horizon=strategy.label_horizon * pairs, seed=seed)
+    splits = walk_forward(
+        len(x), train=strategy.train_rows * pairs, test=strategy.test_rows * pairs, purge=spec.label_horizon
+    )
+    if not splits:
+        raise TrainingError(f"walk-forward: {len(x)} rows are too few for one window")
+    models = []
+    for split in splits:
+        rows = slice(split.train.start, split.train.stop)
+        start = pd.Timestamp(dates.iloc[split.test.start]).value // 1_000_000
+        models.append((int(start), fit(x.iloc[rows], y.iloc[rows], spec)))
+    return models
 
 
 def models(config: Config, action: str, strategy: str, version: str | None) -> str:

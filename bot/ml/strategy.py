@@ -31,6 +31,8 @@ class MLStrategy(Strategy):
         super().__init__(config)
         self.model: lgb.Booster | None = None
         self.model_version: str | None = None
+        # a walk-forward backtest: (first candle it may predict, in ms; a model trained before it)
+        self.walk_forward: list[tuple[int, lgb.Booster]] = []
         root = Path(str(self.config.get("user_data_dir", "user_data"))) / "models"
         try:
             stored = Registry(root).load(type(self).__name__)
@@ -45,10 +47,17 @@ class MLStrategy(Strategy):
     def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         features = build_features(dataframe, self.feature_set)
         probability = np.full(len(dataframe), np.nan)
-        if self.model is not None:
-            usable = features.notna().all(axis=1).to_numpy()
-            if usable.any():
-                probability[usable] = self.model.predict(features[usable])
+        usable = features.notna().all(axis=1).to_numpy()
+        if self.walk_forward:  # each candle predicted by the latest model trained before it
+            opened = dataframe["date"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+            starts = np.array([start for start, _ in self.walk_forward], dtype="int64")
+            which = np.searchsorted(starts, opened, side="right") - 1
+            for i, (_, model) in enumerate(self.walk_forward):
+                rows = usable & (which == i)
+                if rows.any():
+                    probability[rows] = model.predict(features[rows])
+        elif self.model is not None and usable.any():
+            probability[usable] = self.model.predict(features[usable])
         dataframe["ml_probability"] = probability
         return dataframe
 

@@ -105,7 +105,17 @@ def test_train_judges_walk_forward_stores_versions_and_promotes(
     assert shown["version"] == "v0002" and "lightgbm" in shown["libraries"]
 
     code, said = kestrel(capsys, "backtest", "--config", str(config), "--datadir", str(data))
-    assert code == 0, said  # the promoted model serves the backtest (one model, not yet swapped per window)
+    assert code == 0, said  # the promoted model serves a plain backtest
+
+    out = tmp_path / "wf"
+    args = ("backtest", "--config", str(config), "--datadir", str(data), "--walk-forward", "--export-dir", str(out))
+    code, said = kestrel(capsys, *args)
+    assert code == 0, said
+    assert said.startswith(f"walk-forward: {len(meta['walk_forward'])} models, each trained before the period")
+    trades = pd.read_csv(out / "trades.csv")
+    first_test = pd.Timestamp(meta["walk_forward"][0]["test"][0])
+    assert len(trades) > 0 and (pd.to_datetime(trades["open_date"], utc=True) > first_test).all()  # out of sample only
+    assert "lookahead" not in said
 
 
 def test_training_a_strategy_that_is_not_ml_is_one_line(
