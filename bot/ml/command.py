@@ -24,9 +24,11 @@ def registry_for(config: Config) -> Registry:
     return Registry(config.user_data_dir / "models")
 
 
-def train(config: Config, strategy: MLStrategy, datadir: Path, *, seed: int = 42) -> str:
-    """Returns the report printed to the user; raises ConfigError or TrainingError with one line."""
-    name = type(strategy).__name__
+def _rows(
+    config: Config, strategy: MLStrategy, datadir: Path, seed: int
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.Series, pd.Series, TrainSpec]:
+    """The whitelist's candles, pooled into training rows, and the spec (the purge counted in rows:
+    pooled rows interleave the pairs, so `horizon` candles span `horizon * pairs` rows)."""
     frames = {
         pair: read_candles(candle_file(datadir, pair, strategy.timeframe)) for pair in config.exchange.pair_whitelist
     }
@@ -37,8 +39,14 @@ def train(config: Config, strategy: MLStrategy, datadir: Path, *, seed: int = 42
         threshold=strategy.label_threshold,
         fee_frac=float(config.fee or 0),
     )
+    return frames, x, y, dates, TrainSpec(label_horizon=strategy.label_horizon * len(frames), seed=seed)
+
+
+def train(config: Config, strategy: MLStrategy, datadir: Path, *, seed: int = 42) -> str:
+    """Returns the report printed to the user; raises ConfigError or TrainingError with one line."""
+    name = type(strategy).__name__
+    frames, x, y, dates, spec = _rows(config, strategy, datadir, seed)
     pairs = len(frames)
-    spec = TrainSpec(label_horizon=strategy.label_horizon * pairs, seed=seed)  # rows, not candles, apart
     judged = walk_forward_eval(
         x,
         y,
@@ -85,18 +93,8 @@ def walk_forward_models(
 ) -> list[tuple[int, Any]]:
     """For a backtest that is out of sample end to end: one model per walk-forward window, trained on
     the rows before it (purge included), serving from the window's first candle to the next's."""
-    frames = {
-        pair: read_candles(candle_file(datadir, pair, strategy.timeframe)) for pair in config.exchange.pair_whitelist
-    }
-    x, y, dates = pooled_rows(
-        frames,
-        strategy.feature_set,
-        horizon=strategy.label_horizon,
-        threshold=strategy.label_threshold,
-        fee_frac=float(config.fee or 0),
-    )
+    frames, x, y, dates, spec = _rows(config, strategy, datadir, seed)
     pairs = len(frames)
-    spec = TrainSpec(label_horizon=strategy.label_horizon * pairs, seed=seed)
     splits = walk_forward(
         len(x), train=strategy.train_rows * pairs, test=strategy.test_rows * pairs, purge=spec.label_horizon
     )
