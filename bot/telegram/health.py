@@ -8,6 +8,7 @@ import resource
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.store.records import EventRecord
 from bot.store.repo import Repo
 from bot.store.trading_control import read_trading_state, status_line
 from bot.telegram.views import Health
@@ -45,24 +46,24 @@ def memory_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def breaker_states(repo: Repo) -> dict[str, bool]:
-    """Each breaker seen in the events: True while its latest event is a trip."""
-    latest: dict[str, bool] = {}
+async def _latest_breaker_events(repo: Repo) -> dict[str, EventRecord]:
+    """Each breaker seen in the recent events, with its latest trip or recovery."""
+    latest: dict[str, EventRecord] = {}
     for event in await repo.events(limit=500):  # newest first
         if event.kind in ("breaker_tripped", "breaker_recovered"):
             name = event.message.split(":", 2)[1] if event.message.startswith("breaker:") else event.message
-            latest.setdefault(name.strip(), event.kind == "breaker_tripped")
+            latest.setdefault(name.strip(), event)
     return latest
+
+
+async def breaker_states(repo: Repo) -> dict[str, bool]:
+    """Each breaker seen in the events: True while its latest event is a trip."""
+    return {name: e.kind == "breaker_tripped" for name, e in (await _latest_breaker_events(repo)).items()}
 
 
 async def tripped_breakers(repo: Repo) -> list[str]:
     """Each breaker whose latest event is a trip, with that event's text."""
-    latest: dict[str, tuple[str, str]] = {}
-    for event in await repo.events(limit=500):  # newest first
-        if event.kind in ("breaker_tripped", "breaker_recovered"):
-            name = event.message.split(":", 2)[1] if event.message.startswith("breaker:") else event.message
-            latest.setdefault(name, (event.kind, event.message))
-    return [message for kind, message in latest.values() if kind == "breaker_tripped"]
+    return [e.message for e in (await _latest_breaker_events(repo)).values() if e.kind == "breaker_tripped"]
 
 
 async def gather_health(repo: Repo, lag: LoopLag, outbox: Outbox) -> Health:
