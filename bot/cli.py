@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--strategy", metavar="NAME", help="an ML strategy (default: the config's)")
     tr.add_argument("--datadir", type=Path, required=True, metavar="DIR", help="feather candle files")
     tr.add_argument("--seed", type=int, default=42, help="LightGBM's seed (default 42)")
+    tr.add_argument("--timerange", metavar="YYYYMMDD-YYYYMMDD", help="train only on candles in this range (UTC)")
     md = command("models", "list, show or promote the stored models of an ML strategy")
     md.add_argument("action", choices=["list", "show", "promote"])
     md.add_argument("version", nargs="?", metavar="VERSION", help="e.g. v0002 (show: default the promoted one)")
@@ -218,7 +219,25 @@ def _train(args: argparse.Namespace, config: Config) -> int:
     strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
     if not isinstance(strategy, MLStrategy):
         raise ConfigError(f"train: {name} is not an ML strategy (subclass bot.ml.strategy.MLStrategy)")
-    print(train(config, strategy, args.datadir, seed=args.seed))
+    from_ms = until_ms = None
+    if args.timerange:
+        try:
+            from_ms, until_ms = parse_timerange(args.timerange, now_ms=2**62)
+        except ValueError as e:
+            raise ConfigError(f"--timerange: {e}") from None
+    from bot.clock import SystemClock
+
+    report = train(
+        config,
+        strategy,
+        args.datadir,
+        seed=args.seed,
+        now_ms=SystemClock().now_ms(),
+        from_ms=from_ms or None,
+        until_ms=None if until_ms == 2**62 else until_ms,
+        progress=sys.stderr,
+    )
+    print(report)
     return EXIT_OK
 
 

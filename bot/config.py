@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from bot.clock import parse_iso_ms
 from bot.config_section import Section
 from bot.errors import ConfigError
+from bot.ml_config import MLConfig
 from bot.risk_config import ProtectionConfig, RiskConfig
 from bot.telegram_config import TelegramConfig
 from bot.timeframes import timeframe_s
@@ -209,6 +210,7 @@ class Config(Section):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
+    ml: MLConfig = Field(default_factory=MLConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, on stderr and in the file
     log_heartbeat_min: float = Field(default=60, ge=0, le=1440)  # an "alive" line this often; 0: none

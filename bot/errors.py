@@ -67,3 +67,7 @@ class StoppingError(KestrelError):
 
 class TrainingError(KestrelError):
     """A model cannot be trained or judged: too few rows, one class only, a purge too short."""
+
+
+class TrainingCancelledError(TrainingError):
+    """A training in the daemon stopped because the daemon is stopping."""

@@ -29,6 +29,7 @@ from bot.secrets_source import register, secret_values
 from bot.store.db import open_engine
 from bot.store.repo import Repo
 from bot.strategy.base import Strategy
+from bot.strategy.guard import check_informative
 from bot.telegram_config import telegram_token
 from bot.timeframes import ceil_ms, floor_ms, timeframe_ms
 from bot.trader import Trader
@@ -85,6 +86,7 @@ async def build_runtime(
     register(secret_values(config.model_dump(mode="json")))  # the logs scrub them from here on
     token = telegram_token(config.telegram, environ) if config.telegram.enabled else None  # fail before the DB
     timeframe = timeframe_for(config, strategy)
+    check_informative(strategy, config.exchange.pair_whitelist)
     tf_ms = timeframe_ms(timeframe)
     fee = fee_for(config)
     wall = SystemClock()

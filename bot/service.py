@@ -28,6 +28,7 @@ from bot.telegram.health import LoopLag, breaker_states, memory_mb
 
 if TYPE_CHECKING:
     from bot.health_http import HealthServer
+    from bot.ml.retrain import Retrainer
     from bot.telegram.app import TelegramService
 
 STOP_GRACE_S = 8.0
@@ -64,6 +65,7 @@ class Daemon:
         self.telegram: TelegramService | None = None
         self._lag = LoopLag()
         self._side_tasks: list[asyncio.Task[None]] = []
+        self.retrainer: Retrainer | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -98,6 +100,15 @@ class Daemon:
             misfire_grace_time=None,
             next_run_time=ms_to_datetime(rt.wall.now_ms()),
         )
+        if self.retrainer is not None:  # checked once a tick; the training itself runs in a thread
+            scheduler.add_job(
+                self.retrainer.poke,
+                IntervalTrigger(seconds=rt.pacer.interval_s, timezone=UTC),
+                id="retrain",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         scheduler.start()
         self._job_done_s = rt.wall.monotonic_s()
         self._sd.ready(await self._status_text())
@@ -136,6 +147,8 @@ class Daemon:
             }
         )
         await rt.trader.reconcile(rt.clock.now_ms())
+        if rt.config.ml.every_ms is not None:
+            self.retrainer = retrainer_for(rt, self.between_ticks)
         self._side_tasks.append(asyncio.create_task(self._lag.run(), name="loop-lag"))
         if rt.config.health.enabled:
             from bot.health_http import HealthServer  # aiohttp only when the endpoint is on
@@ -201,6 +214,8 @@ class Daemon:
             logger.error("the running tick did not finish within {} s; stopping anyway", STOP_GRACE_S)
         scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # let the scheduler's deferred shutdown run before the loop closes
+        if self.retrainer is not None:
+            await self.retrainer.stop(STOP_GRACE_S)
         try:
             await rt.repo.add_event("stopped", "Kestrel stopped", ts_ms=rt.clock.now_ms())
             if self.telegram is not None:
@@ -354,3 +369,23 @@ async def serve(
             return code
         config, strategy = daemon.reload_with.config, daemon.reload_with.strategy
         logger.info("reloaded: starting again on the new config and strategy")
+
+
+def retrainer_for(
+    rt: Runtime, between_ticks: Callable[[Callable[[int], Awaitable[None]]], Awaitable[None]]
+) -> Retrainer:
+    """`ml.retrain_every` needs an ML strategy; LightGBM is imported only when it is set."""
+    from bot.ml.retrain import Retrainer
+    from bot.ml.strategy import MLStrategy
+
+    if not isinstance(rt.strategy, MLStrategy):
+        raise ConfigError(f"ml.retrain_every: {type(rt.strategy).__name__} is not an ML strategy; remove the key")
+    return Retrainer(
+        config=rt.config,
+        strategy=rt.strategy,
+        venue=rt.venue,
+        repo=rt.repo,
+        clock=rt.clock,
+        tf_ms=rt.tf_ms,
+        between_ticks=between_ticks,
+    )

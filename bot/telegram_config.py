@@ -34,6 +34,7 @@ NOTIFICATION_KINDS = (
     "breaker",  # breakers tripping and recovering, trading state changes, the kill switch
     "error",  # what needs a person: tick failures, strategy errors, balance gaps
     "daily_summary",
+    "model",  # ML retraining: a new model promoted or rejected, a retraining that failed
 )
 Delivery = Literal["on", "silent", "off"]
 

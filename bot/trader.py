@@ -295,7 +295,7 @@ class Trader:
                 logger.debug("{}: no candle for {} yet, no signal this tick", pair, iso_ms(expected_ms))
                 continue
             try:
-                signals[pair] = last_signal(self._strategy, frame, pair, expected_ms)
+                signals[pair] = last_signal(self._strategy, frame, pair, expected_ms, frames)
             except StrategyError as e:
                 await self._strategy_failed(pair, str(e), now_ms)
                 continue

@@ -4,7 +4,7 @@ and cannot do the same live; this catches it before anyone trusts the numbers.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,13 +24,20 @@ def cut_points(length: int, count: int = 6, minimum: int = 2) -> list[int]:
 
 
 def lookahead_problems(
-    strategy: Strategy, candles: pd.DataFrame, pair: str, cuts: Sequence[int] | None = None
+    strategy: Strategy,
+    candles: pd.DataFrame,
+    pair: str,
+    cuts: Sequence[int] | None = None,
+    informative: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[str]:
-    """One line per cut where the truncated signals differ from the full ones (empty: causal)."""
-    full = analyze(strategy, candles, pair)
+    """One line per cut where the truncated signals differ from the full ones (empty: causal). The
+    informative pairs' candles are cut at the same time: the data as it stood then."""
+    full = analyze(strategy, candles, pair, informative)
     problems = []
     for k in cut_points(len(candles)) if cuts is None else cuts:
-        part = analyze(strategy, candles.iloc[:k].reset_index(drop=True), pair)
+        then = candles["date"].iloc[k - 1]
+        others = {p: f[f["date"] <= then].reset_index(drop=True) for p, f in (informative or {}).items()}
+        part = analyze(strategy, candles.iloc[:k].reset_index(drop=True), pair, others)
         for column in SIGNAL_COLUMNS:
             diff = np.flatnonzero(full[column].to_numpy(bool)[:k] != part[column].to_numpy(bool))
             if diff.size:

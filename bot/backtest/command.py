@@ -19,7 +19,7 @@ from bot.backtest.outcome import BacktestResult, BacktestTrade
 from bot.backtest.report import render_report
 from bot.backtest.risk_track import RiskSettings
 from bot.backtest.runner import BacktestSettings, run_backtest
-from bot.backtest.series import PairSeries, candle_file, load_series, read_candles
+from bot.backtest.series import PairSeries, candle_file, informative_frames, load_series, read_candles
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.strategy.base import Strategy
@@ -144,7 +144,8 @@ def backtest(
 def causality_warnings(strategy: Strategy, datadir: Path, pair: str, timeframe: str) -> list[str]:
     """The lookahead check on the first pair's first candles: cheap, and a leak shows anywhere."""
     candles = read_candles(candle_file(datadir, pair, timeframe)).iloc[:CAUSALITY_CANDLES].reset_index(drop=True)
-    return lookahead_problems(strategy, candles, pair)
+    others = informative_frames(strategy, datadir, timeframe, timeframe_ms(timeframe))
+    return lookahead_problems(strategy, candles, pair, informative=others)
 
 
 def trades_frame(trades: Sequence[BacktestTrade]) -> pd.DataFrame:

@@ -87,6 +87,15 @@ def read_candles(path: Path) -> pd.DataFrame:
     return df.sort_values("date", kind="stable").drop_duplicates("date", keep="last").reset_index(drop=True)
 
 
+def informative_frames(strategy: Strategy, datadir: Path, timeframe: str, tf_ms: int) -> dict[str, pd.DataFrame]:
+    """The whole files of the strategy's informative pairs, gaps filled; a strategy reads each
+    only up to the candle it is deciding on (the lookahead check holds it to that)."""
+    return {
+        pair: fill_gaps(read_candles(candle_file(datadir, pair, timeframe)), tf_ms)
+        for pair in strategy.informative_pairs
+    }
+
+
 def load_series(
     strategy: Strategy,
     pairs: Sequence[str],
@@ -101,6 +110,7 @@ def load_series(
     """Candles in [from_ms, until_ms) (whole files when None), gaps filled as the daemon's replay
     fills them, analysed by the strategy in one vectorised pass per pair."""
     out = []
+    others = informative_frames(strategy, datadir, timeframe, tf_ms)
     for pair in pairs:
         df = read_candles(candle_file(datadir, pair, timeframe))
         df = fill_gaps(df, tf_ms)
@@ -114,7 +124,7 @@ def load_series(
         df = df[keep].reset_index(drop=True)
         if df.empty:
             continue
-        signals = analyze(strategy, df, pair)
+        signals = analyze(strategy, df, pair, others)
         tags = {
             i: t
             for i, t in zip(

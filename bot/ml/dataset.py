@@ -4,24 +4,38 @@ candle and tests on another's at the same time). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from bot.errors import TrainingError
-from bot.ml.features import FeatureSet, build_features
+from bot.ml.features import FeatureSet, strategy_features
 from bot.ml.labels import beats_threshold, training_rows
 
 
 def pooled_rows(
-    frames: Mapping[str, pd.DataFrame], spec: FeatureSet, *, horizon: int, threshold: float, fee_frac: float
+    frames: Mapping[str, pd.DataFrame],
+    spec: FeatureSet,
+    *,
+    horizon: int,
+    threshold: float,
+    fee_frac: float,
+    timeframe: str = "5m",
+    higher: Sequence[str] = (),
+    informative_pairs: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """(features, labels, candle dates), rows ordered by date then pair."""
+    """(features, labels, candle dates), rows ordered by date then pair. The informative pairs come
+    from `frames` too: they are whitelisted, so they are also pairs of their own."""
+    missing = [pair for pair in informative_pairs if pair not in frames]
+    if missing:
+        raise TrainingError(f"training: informative pair {missing[0]} has no candles (is it whitelisted?)")
+    others = {pair: frames[pair].reset_index(drop=True) for pair in informative_pairs}
     parts = []
     for pair in sorted(frames):
         candles = frames[pair].reset_index(drop=True)
         x, y = training_rows(
-            build_features(candles, spec), beats_threshold(candles["close"], horizon, threshold, fee_frac)
+            strategy_features(candles, spec, timeframe=timeframe, higher=higher, informative=others),
+            beats_threshold(candles["close"], horizon, threshold, fee_frac),
         )
         part = x.assign(_label=y, _date=candles.loc[x.index, "date"].to_numpy(), _pair=pair)
         parts.append(part)

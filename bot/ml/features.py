@@ -4,11 +4,13 @@ rolling windows; a window still filling is NaN, never a guess. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+
+from bot.timeframes import timeframe_ms
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _atr(high: pd.Series, low: pd.Series, close: pd.Series, period: int) -> pd.S
     return true_range.ewm(alpha=1 / period, adjust=False, min_periods=period).mean()
 
 
-def informative(candles: pd.DataFrame, other: pd.DataFrame, spec: FeatureSet, prefix: str) -> pd.DataFrame:
+def informative_features(candles: pd.DataFrame, other: pd.DataFrame, spec: FeatureSet, prefix: str) -> pd.DataFrame:
     """Another pair's features (e.g. BTC/USDT for an altcoin) on this pair's candles: for each
     candle, the other pair's row of the same open time, or the latest before it; never a later one."""
     theirs = build_features(other, spec).add_prefix(f"{prefix}_")
@@ -136,6 +138,28 @@ def higher_timeframe(candles: pd.DataFrame, spec: FeatureSet, tf_ms: int, higher
     features = build_features(wide, spec).add_prefix(f"{prefix}_")
     features["_t"] = (starts + higher_ms) * 1_000_000  # usable once the long candle has closed
     return _as_of(candles, features)
+
+
+def strategy_features(
+    candles: pd.DataFrame,
+    spec: FeatureSet,
+    *,
+    timeframe: str,
+    higher: Sequence[str] = (),
+    informative: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """A strategy's whole feature frame: `spec` on its own candles; the same features (without the
+    calendar, which a longer candle or another pair repeats) on each longer timeframe in `higher`,
+    named `h1h_f_...`, each from the first candle after the longer one closed; and on each other
+    pair in `informative` (in its order), named `i_BTC_USDT_f_...`."""
+    out = build_features(candles, spec)
+    tf_ms = timeframe_ms(timeframe)
+    wide_spec = replace(spec, calendar=False)
+    for tf in higher:
+        out = out.join(higher_timeframe(candles, wide_spec, tf_ms, timeframe_ms(tf), f"h{tf}"))
+    for pair, other in (informative or {}).items():
+        out = out.join(informative_features(candles, other, wide_spec, "i_" + pair.replace("/", "_")))
+    return out
 
 
 def frame_is_causal(build: object, candles: pd.DataFrame, cuts: Sequence[int]) -> list[str]:

@@ -13,13 +13,14 @@ import numpy as np
 from loguru import logger
 from pandas import DataFrame
 
-from bot.ml.features import FeatureSet, build_features
+from bot.ml.features import FeatureSet, strategy_features
 from bot.ml.registry import Registry, RegistryError
 from bot.strategy.base import Strategy
 
 
 class MLStrategy(Strategy):
     feature_set: ClassVar[FeatureSet] = FeatureSet()
+    higher_timeframes: ClassVar[tuple[str, ...]] = ()  # e.g. ("1h",): the same features on 1h candles
     label_horizon: ClassVar[int] = 12  # candles ahead the label looks
     label_threshold: ClassVar[float] = 0.005  # the move, after fees, that counts as worth buying
     entry_probability: ClassVar[float] = 0.6
@@ -27,12 +28,14 @@ class MLStrategy(Strategy):
     train_rows: ClassVar[int] = 5000  # walk-forward: rows per training window
     test_rows: ClassVar[int] = 1000  # and per test window
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, *, load_model: bool = True) -> None:
         super().__init__(config)
         self.model: lgb.Booster | None = None
         self.model_version: str | None = None
         # a walk-forward backtest: (first candle it may predict, in ms; a model trained before it)
         self.walk_forward: list[tuple[int, lgb.Booster]] = []
+        if not load_model:  # a walk-forward copy: its models come from its windows
+            return
         root = Path(str(self.config.get("user_data_dir", "user_data"))) / "models"
         try:
             stored = Registry(root).load(type(self).__name__)
@@ -42,10 +45,23 @@ class MLStrategy(Strategy):
         self.use_model(lgb.Booster(model_str=stored.model_text()), stored.version)
 
     def use_model(self, model: lgb.Booster, version: str) -> None:
+        """Swapped between ticks (the daemon's retraining): one assignment, never half of a model."""
         self.model, self.model_version = model, version
 
+    def walk_forward_copy(self, models: list[tuple[int, lgb.Booster]]) -> MLStrategy:
+        """The same strategy serving `models` by period, for a backtest beside the running one."""
+        copy = type(self)(self.config, load_model=False)
+        copy.walk_forward = models
+        return copy
+
     def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
-        features = build_features(dataframe, self.feature_set)
+        features = strategy_features(
+            dataframe,
+            self.feature_set,
+            timeframe=self.timeframe,
+            higher=self.higher_timeframes,
+            informative=informative_for(self, metadata.get("informative") or {}),
+        )
         probability = np.full(len(dataframe), np.nan)
         usable = features.notna().all(axis=1).to_numpy()
         if self.walk_forward:  # each candle predicted by the latest model trained before it
@@ -57,6 +73,12 @@ class MLStrategy(Strategy):
                 if rows.any():
                     probability[rows] = model.predict(features[rows])
         elif self.model is not None and usable.any():
+            trained_on = self.model.feature_name()
+            if trained_on != list(features.columns):
+                raise ValueError(
+                    f"model {self.model_version} was trained on other features ({len(trained_on)}, not "
+                    f"{len(features.columns)}): train and promote a model for this feature set"
+                )
             probability[usable] = self.model.predict(features[usable])
         dataframe["ml_probability"] = probability
         return dataframe
@@ -68,3 +90,11 @@ class MLStrategy(Strategy):
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         dataframe["exit_long"] = (dataframe["ml_probability"] < self.exit_probability).astype(int)
         return dataframe
+
+
+def informative_for(strategy: MLStrategy, given: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    """The declared informative pairs' candles, in declared order (the model's column order)."""
+    missing = [pair for pair in strategy.informative_pairs if pair not in given]
+    if missing:
+        raise ValueError(f"informative pair {missing[0]}: no candles (is it in exchange.pair_whitelist?)")
+    return {pair: given[pair] for pair in strategy.informative_pairs}

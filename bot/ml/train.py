@@ -5,6 +5,8 @@ mode)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,10 +14,12 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from bot.errors import TrainingError
+from bot.errors import TrainingCancelledError, TrainingError
 from bot.ml.splits import Split, check_purge, walk_forward
 
-__all__ = ["TrainingError"]
+__all__ = ["TrainingCancelledError", "TrainingError"]
+
+Progress = Callable[[int, int], None]  # (windows done, windows in all)
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,23 @@ class TrainSpec:
         }
 
 
-def fit(x: pd.DataFrame, y: pd.Series, spec: TrainSpec) -> lgb.Booster:
+def fit(x: pd.DataFrame, y: pd.Series, spec: TrainSpec, cancel: threading.Event | None = None) -> lgb.Booster:
+    """`cancel` set (the daemon stopping) ends the training within one boosting round."""
     if len(x) < 100:
         raise TrainingError(f"training: {len(x)} rows with every feature and a label; at least 100 are needed")
     if spec.objective == "binary" and y.nunique() < 2:
         raise TrainingError("training: the label has one class only in this window (a threshold too high?)")
     data = lgb.Dataset(x, label=y, free_raw_data=True)
-    return lgb.train(spec.lgb_params(), data, num_boost_round=spec.rounds)
+    callbacks = [] if cancel is None else [_cancelled_by(cancel)]
+    return lgb.train(spec.lgb_params(), data, num_boost_round=spec.rounds, callbacks=callbacks)
+
+
+def _cancelled_by(cancel: threading.Event) -> Callable[[Any], None]:
+    def check(env: Any) -> None:  # noqa: ARG001 (LightGBM passes its state)
+        if cancel.is_set():
+            raise TrainingCancelledError("training cancelled: the daemon is stopping")
+
+    return check
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float | None:
@@ -71,8 +85,9 @@ def information_coefficient(y: np.ndarray, score: np.ndarray) -> float | None:
 class WindowResult:
     split: Split
     metric: float | None  # AUC (binary) or IC (regression)
-    precision: float | None  # binary: share of predictions above 0.5 that were right
+    precision: float | None  # binary: share of predictions above the threshold that were right
     predicted_positive: int
+    model: lgb.Booster = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,10 +102,21 @@ class WalkForward:
 
 
 def walk_forward_eval(
-    x: pd.DataFrame, y: pd.Series, spec: TrainSpec, *, train: int, test: int, purge: int, anchored: bool = False
+    x: pd.DataFrame,
+    y: pd.Series,
+    spec: TrainSpec,
+    *,
+    train: int,
+    test: int,
+    purge: int,
+    anchored: bool = False,
+    threshold: float = 0.5,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> WalkForward:
     """Train on each window's training rows, predict its test rows. `x` and `y` are the usable rows in
-    time order (training_rows), so positions are candles apart by at most the dropped ones."""
+    time order (training_rows), so positions are candles apart by at most the dropped ones. Each
+    window's model is kept: a backtest of the test windows serves them (out of sample throughout)."""
     splits = walk_forward(len(x), train=train, test=test, purge=purge, anchored=anchored)
     problems = check_purge(splits, spec.label_horizon)
     if problems:
@@ -98,16 +124,27 @@ def walk_forward_eval(
     if not splits:
         raise TrainingError(f"walk-forward: {len(x)} rows are too few for one window of {train}+{purge}+{test}")
     results = []
-    for split in splits:
+    for done, split in enumerate(splits):
+        if progress is not None:
+            progress(done, len(splits))
         fit_rows = slice(split.train.start, split.train.stop)
-        test_rows = slice(split.test.start, split.test.stop)
-        model = fit(x.iloc[fit_rows], y.iloc[fit_rows], spec)
-        score = np.asarray(model.predict(x.iloc[test_rows]), dtype="float64")
-        truth = y.iloc[test_rows].to_numpy(dtype="float64")
-        if spec.objective == "binary":
-            chosen = score > 0.5
-            precision = float(truth[chosen].mean()) if chosen.any() else None
-            results.append(WindowResult(split, auc(truth, score), precision, int(chosen.sum())))
-        else:
-            results.append(WindowResult(split, information_coefficient(truth, score), None, 0))
+        model = fit(x.iloc[fit_rows], y.iloc[fit_rows], spec, cancel)
+        metric, precision, chosen = score_rows(model, x, y, split.test, spec, threshold=threshold)
+        results.append(WindowResult(split, metric, precision, chosen, model))
+    if progress is not None:
+        progress(len(splits), len(splits))
     return WalkForward(results)
+
+
+def score_rows(
+    model: lgb.Booster, x: pd.DataFrame, y: pd.Series, rows: range, spec: TrainSpec, *, threshold: float = 0.5
+) -> tuple[float | None, float | None, int]:
+    """(AUC or IC, precision above `threshold`, rows above it) of `model` on rows `rows`."""
+    part = slice(rows.start, rows.stop)
+    score = np.asarray(model.predict(x.iloc[part]), dtype="float64")
+    truth = y.iloc[part].to_numpy(dtype="float64")
+    if spec.objective != "binary":
+        return information_coefficient(truth, score), None, 0
+    chosen = score > threshold
+    precision = float(truth[chosen].mean()) if chosen.any() else None
+    return auc(truth, score), precision, int(chosen.sum())

@@ -25,6 +25,9 @@ class Strategy:
     trailing_only_offset_is_reached: ClassVar[bool] = False
     use_exit_signal: ClassVar[bool] = True
     can_short: ClassVar[bool] = False
+    # other pairs whose candles (same timeframe, up to the same candle) come in metadata["informative"];
+    # each must be whitelisted: the daemon, the backtest and training all read them
+    informative_pairs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})

@@ -4,13 +4,14 @@ StrategyError line. The only place (with the loader) that catches everything use
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bot.errors import StrategyError
+from bot.errors import ConfigError, StrategyError
 from bot.strategy.base import Strategy
 from bot.strategy.loader import describe_user_error, strategy_file
 
@@ -27,11 +28,15 @@ class PairSignal:
     values: tuple[tuple[str, float], ...] = ()  # the strategy's own columns on that candle (/why)
 
 
-def analyze(strategy: Strategy, candles: pd.DataFrame, pair: str) -> pd.DataFrame:
+def analyze(
+    strategy: Strategy, candles: pd.DataFrame, pair: str, informative: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """Indicators and signals for every row. `enter_long`/`exit_long` come back as clean booleans:
-    NaN, missing or 0 means no signal."""
+    NaN, missing or 0 means no signal. `informative`: the candles of the pairs the strategy reads
+    besides this one (it gets those it declares in `informative_pairs`)."""
     path = strategy_file(strategy)
-    metadata = {"pair": pair, "timeframe": strategy.timeframe}
+    others = {p: informative[p] for p in strategy.informative_pairs if informative is not None and p in informative}
+    metadata = {"pair": pair, "timeframe": strategy.timeframe, "informative": others}
     df = candles.copy()
     n = len(df)
     for method in ("populate_indicators", "populate_entry_trend", "populate_exit_trend"):
@@ -50,9 +55,15 @@ def analyze(strategy: Strategy, candles: pd.DataFrame, pair: str) -> pd.DataFram
     return df
 
 
-def last_signal(strategy: Strategy, candles: pd.DataFrame, pair: str, candle_ms: int) -> PairSignal:
+def last_signal(
+    strategy: Strategy,
+    candles: pd.DataFrame,
+    pair: str,
+    candle_ms: int,
+    informative: Mapping[str, pd.DataFrame] | None = None,
+) -> PairSignal:
     """The signal on the newest candle, which must be the candle that opened at `candle_ms`."""
-    df = analyze(strategy, candles, pair)
+    df = analyze(strategy, candles, pair, informative)
     if df.empty:
         return PairSignal(pair, candle_ms, enter=False, exit=False)
     row = df.iloc[-1]
@@ -93,3 +104,13 @@ def _flag(df: pd.DataFrame, column: str) -> pd.Series:
         return pd.Series(np.zeros(len(df), dtype=bool), index=df.index)
     values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.Series(np.nan_to_num(values, nan=0.0) == 1.0, index=df.index)
+
+
+def check_informative(strategy: Strategy, whitelist: Sequence[str]) -> None:
+    """Every informative pair must be whitelisted: the daemon refreshes only those pairs' candles."""
+    for pair in strategy.informative_pairs:
+        if pair not in whitelist:
+            raise ConfigError(
+                f"{type(strategy).__name__}.informative_pairs: {pair} is not in exchange.pair_whitelist "
+                "(only whitelisted pairs' candles are read); add it"
+            )

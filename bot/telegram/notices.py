@@ -33,6 +33,9 @@ _FIXED = {
     "balance_gap": "error",
     "balance_gap_resolved": "error",
     "books_disagree": "error",
+    "model_promoted": "model",
+    "model_rejected": "model",
+    "retrain_failed": "model",
 }
 _ICONS = {
     "startup": "\u2139\ufe0f",  # information
@@ -43,6 +46,7 @@ _ICONS = {
     "breaker": "\U0001f6d1",  # stop sign
     "error": "\u26a0\ufe0f",  # warning
     "daily_summary": "\U0001f4c5",  # calendar
+    "model": "\U0001f916",  # robot
 }
 
 

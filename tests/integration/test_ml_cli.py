@@ -7,49 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from bot.cli import main
 from tests.conftest import write_candles
-
-PLANTED = """
-from bot.ml.features import FeatureSet
-from bot.ml.strategy import MLStrategy
-
-
-class Planted(MLStrategy):
-    timeframe = "5m"
-    startup_candle_count = 60
-    minimal_roi = {"0": 0.02}
-    stoploss = -0.05
-    feature_set = FeatureSet(return_horizons=(1, 3, 12), volatility_windows=(12,), rsi_period=None,
-                             atr_period=None, volume_z_window=None, candle_shape=False, calendar=False)
-    label_horizon = 6
-    label_threshold = 0.002
-    train_rows = 3000
-    test_rows = 1500
-"""
-
-
-def planted_candles(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    returns = np.zeros(n)
-    for t in range(1, n):
-        returns[t] = 0.6 * returns[t - 1] + rng.normal(0, 0.004)
-    close = 100 * np.exp(np.cumsum(returns))
-    opened = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame(
-        {
-            "date": pd.date_range("2024-01-01", periods=n, freq="5min", tz="UTC"),
-            "open": opened,
-            "high": np.maximum(opened, close) * 1.001,
-            "low": np.minimum(opened, close) * 0.999,
-            "close": close,
-            "volume": rng.lognormal(3, 0.5, n),
-        }
-    )
+from tests.integration.planted import PLANTED, planted_candles
 
 
 @pytest.fixture
@@ -88,6 +51,11 @@ def test_train_judges_walk_forward_stores_versions_and_promotes(
     for window in meta["walk_forward"]:
         assert window["train"][1] < window["test"][0]  # every test window after its training
     assert kestrel(capsys, "models", "list", "--config", str(config))[1].startswith("v0001: ")
+    tested = meta["test_backtest"]  # the test windows traded by the backtester, each by its own model
+    assert pd.Timestamp(tested["start"]) == pd.Timestamp(meta["walk_forward"][0]["test"][0])
+    assert tested["trades"] > 0 and f"test windows backtested: {tested['trades']} trades" in said
+    assert -0.9 < tested["buy_and_hold_ratio"] < 10 and "buy and hold" in said
+    assert 0 <= meta["oos_precision_at_entry"] <= 1 and meta["entry_probability"] == 0.6
 
     code, said = kestrel(capsys, "train", "--config", str(config), "--datadir", str(data))
     assert code == 0 and said.startswith("Planted v0002: ")
@@ -116,6 +84,22 @@ def test_train_judges_walk_forward_stores_versions_and_promotes(
     first_test = pd.Timestamp(meta["walk_forward"][0]["test"][0])
     assert len(trades) > 0 and (pd.to_datetime(trades["open_date"], utc=True) > first_test).all()  # out of sample only
     assert "lookahead" not in said
+
+
+def test_train_timerange_keeps_to_it(
+    setup: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config, data = setup
+    args = ("train", "--config", str(config), "--datadir", str(data))
+    code, said = kestrel(capsys, *args, "--timerange", "20240105-20240201")
+    assert code == 0, said
+    assert "walk-forward [####################]" in said  # the progress bar, finished
+    meta = json.loads((tmp_path / "user_data" / "models" / "Planted" / "v0001" / "metadata.json").read_text())
+    first, last = (pd.Timestamp(t) for t in meta["train_range"])
+    assert first >= pd.Timestamp("2024-01-05", tz="UTC") and last < pd.Timestamp("2024-02-01", tz="UTC")
+    assert pd.Timestamp(meta["test_backtest"]["end"]) <= pd.Timestamp("2024-02-01", tz="UTC")
+    code, said = kestrel(capsys, *args, "--timerange", "2024")
+    assert code == 2 and said.startswith("kestrel: --timerange: ")
 
 
 def test_training_a_strategy_that_is_not_ml_is_one_line(

@@ -9,9 +9,18 @@ import pandas as pd
 import pytest
 
 from bot.errors import TrainingError
-from bot.ml.features import FeatureSet, build_features, frame_is_causal, higher_timeframe, informative
+from bot.ml.features import (
+    FeatureSet,
+    build_features,
+    frame_is_causal,
+    higher_timeframe,
+    informative_features,
+    strategy_features,
+)
 from bot.ml.labels import beats_threshold, forward_return, training_rows
 from bot.ml.splits import check_purge, walk_forward
+from bot.ml.strategy import MLStrategy
+from bot.ml.train import TrainSpec, fit
 
 FIVE_MIN = 300_000
 HOUR = 3_600_000
@@ -43,7 +52,7 @@ def test_every_feature_is_causal(seed: int) -> None:
     spec = FeatureSet()
     assert frame_is_causal(lambda c: build_features(c, spec), data, CUTS) == []
     other = candles(500, seed + 100)
-    assert frame_is_causal(lambda c: informative(c, other.iloc[: len(c)], spec, "btc"), data, CUTS) == []
+    assert frame_is_causal(lambda c: informative_features(c, other.iloc[: len(c)], spec, "btc"), data, CUTS) == []
     assert frame_is_causal(lambda c: higher_timeframe(c, spec, FIVE_MIN, HOUR, "1h"), data, CUTS) == []
 
 
@@ -123,3 +132,67 @@ def test_walk_forward_windows_keep_the_purge_gap() -> None:
         assert s.train.stop - 1 + 5 < s.test.start
     with pytest.raises(TrainingError, match="walk-forward"):
         walk_forward(100, train=0, test=10, purge=5)
+
+
+class WithHourly(MLStrategy):
+    timeframe = "5m"
+    feature_set = FeatureSet(return_horizons=(1, 3), volatility_windows=(6,), rsi_period=None, atr_period=None,
+                             volume_z_window=None, candle_shape=False, calendar=True)  # fmt: skip
+    higher_timeframes = ("1h",)
+
+
+def test_a_strategy_declares_higher_timeframes_and_they_stay_causal() -> None:
+    strategy = WithHourly(load_model=False)
+    data = candles(900, 8)
+
+    def build(c: pd.DataFrame) -> pd.DataFrame:
+        return strategy_features(c, strategy.feature_set, timeframe="5m", higher=strategy.higher_timeframes)
+
+    built = build(data)
+    hourly = [c for c in built.columns if c.startswith("h1h_")]
+    assert hourly == ["h1h_f_ret_1", "h1h_f_ret_3", "h1h_f_vol_6"]  # no calendar twice
+    assert built[hourly].iloc[-1].notna().all()
+    assert frame_is_causal(build, data, [300, 455, 456, 457, 700]) == []
+
+
+def test_a_model_trained_on_other_features_is_refused_not_misread() -> None:
+    strategy = WithHourly(load_model=False)
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(rng.normal(size=(400, 2)), columns=["f_a", "f_b"])
+    other = fit(x, pd.Series((x["f_a"] > 0).astype("float64")), TrainSpec(rounds=5))
+    strategy.use_model(other, "v0007")
+    with pytest.raises(ValueError, match=r"model v0007 was trained on other features \(2, not 10\)"):
+        strategy.populate_indicators(candles(900, 9), {"pair": "AAA/USDT"})
+
+
+class WithBtc(WithHourly):
+    higher_timeframes = ()
+    informative_pairs = ("BTC/USDT",)
+
+
+def test_an_informative_pair_joins_as_of_and_stays_causal_when_cut_at_the_same_time() -> None:
+    strategy, ours, btc = WithBtc(load_model=False), candles(600, 10), candles(600, 11)
+
+    def build(c: pd.DataFrame) -> pd.DataFrame:
+        then = btc[btc["date"] <= c["date"].iloc[-1]]
+        return strategy.populate_indicators(c.copy(), {"informative": {"BTC/USDT": then}})
+
+    assert (
+        frame_is_causal(
+            lambda c: strategy_features(
+                c,
+                strategy.feature_set,
+                timeframe="5m",
+                informative={"BTC/USDT": btc[btc["date"] <= c["date"].iloc[-1]]},
+            ),
+            ours,
+            [100, 333, 599],
+        )
+        == []
+    )
+    built = strategy_features(ours, strategy.feature_set, timeframe="5m", informative={"BTC/USDT": btc})
+    assert list(built.columns[-3:]) == ["i_BTC_USDT_f_ret_1", "i_BTC_USDT_f_ret_3", "i_BTC_USDT_f_vol_6"]
+    np.testing.assert_allclose(built["i_BTC_USDT_f_ret_1"].iloc[1:], np.diff(np.log(btc["close"])))
+    assert build(ours)["ml_probability"].isna().all()  # no model: no probability, so no entry
+    with pytest.raises(ValueError, match=r"^informative pair BTC/USDT: no candles \(is it in exchange"):
+        strategy.populate_indicators(ours.copy(), {"informative": {}})

@@ -1,0 +1,94 @@
+"""Whether a retrained model replaces the served one: judged on the same unseen test windows when
+there are some, on the stored metric when not; the tolerance and the first model's floor; when a
+retraining is due; and a training cancelled mid-way."""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.errors import TrainingCancelledError
+from bot.ml.candidate import Candidate, build_candidate, open_ms
+from bot.ml.features import FeatureSet
+from bot.ml.promotion import Comparison, compare, judge
+from bot.ml.retrain import RETRY_MS, due
+from bot.ml.strategy import MLStrategy
+from bot.ml.train import TrainSpec, fit, score_rows
+from tests.integration.planted import planted_candles
+
+DAY = 86_400_000
+
+
+class Small(MLStrategy):
+    timeframe: ClassVar[str] = "5m"
+    feature_set: ClassVar[FeatureSet] = FeatureSet(
+        return_horizons=(1, 3), volatility_windows=(12,), rsi_period=None, atr_period=None,
+        volume_z_window=None, candle_shape=False, calendar=False,
+    )  # fmt: skip
+    label_horizon: ClassVar[int] = 6
+    label_threshold: ClassVar[float] = 0.002
+    train_rows: ClassVar[int] = 1500
+    test_rows: ClassVar[int] = 800
+
+
+@pytest.fixture(scope="module")
+def candidate() -> Candidate:
+    frames = {"AAA/USDT": planted_candles(4000, 1)}
+    return build_candidate(frames, Small(load_model=False), fee_frac=0.001, seed=1, trained_at_ms=0)
+
+
+def test_the_served_model_is_scored_on_the_windows_it_never_saw(candidate: Candidate) -> None:
+    windows = candidate.judged.windows
+    assert len(windows) == 3
+    second_start = open_ms(candidate.dates.iloc[windows[1].split.test.start])
+    served = fit(candidate.x.iloc[:1500], candidate.y.iloc[:1500], TrainSpec(label_horizon=6, seed=3))
+    found = compare(candidate, served, saw_until_ms=second_start - 1, stored_metric=0.99)
+    assert found.windows == 2  # the first window started before the served model's data ended
+    unseen = windows[1:]
+    assert found.candidate == pytest.approx(np.mean([w.metric for w in unseen]))
+    theirs = [score_rows(served, candidate.x, candidate.y, w.split.test, candidate.spec)[0] for w in unseen]
+    assert found.current == pytest.approx(np.mean(theirs))  # not the stored 0.99
+
+
+def test_with_no_unseen_window_or_other_features_the_stored_metric_stands_in(candidate: Candidate) -> None:
+    served = fit(candidate.x.iloc[:1500], candidate.y.iloc[:1500], TrainSpec(label_horizon=6))
+    assert compare(candidate, served, saw_until_ms=2**62, stored_metric=0.61) == Comparison(candidate.metric, 0.61, 0)
+    x = candidate.x.iloc[:1500].rename(columns=lambda c: f"old_{c}")
+    other = fit(x, candidate.y.iloc[:1500], TrainSpec(label_horizon=6))
+    assert compare(candidate, other, saw_until_ms=0, stored_metric=0.58) == Comparison(candidate.metric, 0.58, 0)
+
+
+@pytest.mark.parametrize(
+    ("found", "metric", "promote", "reason"),
+    [
+        (None, 0.55, True, "AUC 0.550, at least the 0.520 a first model needs"),
+        (None, 0.51, False, "AUC 0.510, below the 0.520 a first model needs"),
+        (None, None, False, "no out-of-sample AUC (a test window with one class only)"),
+        (Comparison(0.595, 0.60, 2), 0.59, True, "AUC 0.595 against 0.600 on the same 2 test windows"),
+        (Comparison(0.58, 0.60, 2), 0.70, False, "AUC 0.580 against 0.600 on the same 2 test windows"),
+        (Comparison(0.58, 0.60, 0), 0.58, False, "walk-forward, each on its own data: worse by more than 0.01"),
+        (Comparison(0.58, None, 0), 0.58, True, "the served model has no metric to compare"),
+    ],
+)
+def test_judge(found: Comparison | None, metric: float | None, promote: bool, reason: str) -> None:
+    verdict = judge(found, metric, tolerance=0.01, floor=0.52)
+    assert verdict.promote is promote and reason in verdict.reason
+
+
+def test_due() -> None:
+    assert due(5, None, 7 * DAY)  # never trained: at once
+    assert not due(7 * DAY - 1, 0, 7 * DAY) and due(7 * DAY, 0, 7 * DAY)
+    assert due(RETRY_MS, 0, 7 * DAY, failed=True) and not due(RETRY_MS - 1, 0, 7 * DAY, failed=True)
+    assert due(DAY // 48, 0, DAY // 48, failed=True)  # retrying never waits longer than the schedule
+
+
+def test_a_cancelled_training_stops_with_its_own_error() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    frames = {"AAA/USDT": pd.DataFrame(planted_candles(4000, 2))}
+    with pytest.raises(TrainingCancelledError, match="the daemon is stopping"):
+        build_candidate(frames, Small(load_model=False), fee_frac=0.0, seed=1, trained_at_ms=0, cancel=cancel)
