@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, field_validator
 
 from bot.config_section import Section
+from bot.errors import ConfigError
 from bot.timeframes import timeframe_ms
+
+if TYPE_CHECKING:
+    from bot.strategy.base import Strategy
 
 
 class MLConfig(Section):
@@ -35,3 +41,13 @@ class MLConfig(Section):
     @property
     def every_ms(self) -> int | None:
         return None if self.retrain_every is None else timeframe_ms(self.retrain_every)
+
+
+def check_ml(ml: MLConfig, strategy: Strategy) -> None:
+    """`ml.retrain_every` needs an ML strategy (checked at start and on /reload)."""
+    if ml.every_ms is None:
+        return
+    from bot.ml.strategy import MLStrategy  # LightGBM only when retraining is on
+
+    if not isinstance(strategy, MLStrategy):
+        raise ConfigError(f"ml.retrain_every: {type(strategy).__name__} is not an ML strategy; remove the key")

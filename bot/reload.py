@@ -11,8 +11,10 @@ from typing import Any
 
 from bot.config import Config, load_config, require_strategy
 from bot.errors import ConfigError
+from bot.ml_config import check_ml
 from bot.secrets_source import check_config_file, secret_values
 from bot.strategy.base import Strategy
+from bot.strategy.guard import check_informative
 from bot.strategy.loader import load_strategy
 
 FIXED = ("exchange.name", "dry_run", "db_url", "user_data_dir", "bot_name", "stake_currency", "simulated")
@@ -39,6 +41,8 @@ def check_reload(path: Path, running: Config) -> Reloaded:
     for key in FIXED:
         if any(k == key or k.startswith(key + ".") for k in changed):
             raise ConfigError(f"{path}: {key}: cannot change on /reload; restart the service to change it")
+    check_informative(strategy, config.exchange.pair_whitelist)  # what the new loop's start would refuse
+    check_ml(config.ml, strategy)
     return Reloaded(config, strategy, changed)
 
 

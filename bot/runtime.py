@@ -22,6 +22,7 @@ from bot.exchange.sim_markets import generated_market, replay_market
 from bot.exchange.simulated import SimulatedExchange
 from bot.manual_orders import ManualOrders
 from bot.market_data import CandleCache
+from bot.ml_config import check_ml
 from bot.orders.executor import Executor
 from bot.orders.ids import client_id_prefix
 from bot.pacing import Pacer, SimulatedPacer, WallPacer
@@ -87,6 +88,7 @@ async def build_runtime(
     token = telegram_token(config.telegram, environ) if config.telegram.enabled else None  # fail before the DB
     timeframe = timeframe_for(config, strategy)
     check_informative(strategy, config.exchange.pair_whitelist)
+    check_ml(config.ml, strategy)
     tf_ms = timeframe_ms(timeframe)
     fee = fee_for(config)
     wall = SystemClock()

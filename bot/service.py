@@ -374,12 +374,11 @@ async def serve(
 def retrainer_for(
     rt: Runtime, between_ticks: Callable[[Callable[[int], Awaitable[None]]], Awaitable[None]]
 ) -> Retrainer:
-    """`ml.retrain_every` needs an ML strategy; LightGBM is imported only when it is set."""
+    """LightGBM is imported only when `ml.retrain_every` is set (build_runtime checked the strategy)."""
     from bot.ml.retrain import Retrainer
     from bot.ml.strategy import MLStrategy
 
-    if not isinstance(rt.strategy, MLStrategy):
-        raise ConfigError(f"ml.retrain_every: {type(rt.strategy).__name__} is not an ML strategy; remove the key")
+    assert isinstance(rt.strategy, MLStrategy)
     return Retrainer(
         config=rt.config,
         strategy=rt.strategy,

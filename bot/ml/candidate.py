@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bot.clock import iso_ms
+from bot.errors import TrainingError
 from bot.ml.dataset import pooled_rows
 from bot.ml.registry import data_hash
 from bot.ml.strategy import MLStrategy
@@ -81,6 +82,10 @@ def build_candidate(
         progress=progress,
         cancel=cancel,
     )
+    horizon_ms = strategy.label_horizon * timeframe_ms(strategy.timeframe)
+    for w in judged.windows:  # the purge in rows must also be one in time (gaps are filled, so it is)
+        if open_ms(dates.iloc[w.split.train.stop - 1]) + horizon_ms >= open_ms(dates.iloc[w.split.test.start]):
+            raise TrainingError(f"walk-forward: a training label reaches {dates.iloc[w.split.test.start]}")
     model = fit(x, y, spec, cancel)
     precisions = [w.precision for w in judged.windows if w.precision is not None]
     metadata = {
@@ -95,7 +100,7 @@ def build_candidate(
         "positive_share": float(y.mean()),
         "train_range": [str(dates.iloc[0]), str(dates.iloc[-1])],
         # the last candle the final model's labels looked at: later test windows are unseen by it
-        "labels_until_ms": open_ms(dates.iloc[-1]) + strategy.label_horizon * timeframe_ms(strategy.timeframe),
+        "labels_until_ms": open_ms(dates.iloc[-1]) + horizon_ms,
         "walk_forward": [
             {
                 "train": [str(dates.iloc[w.split.train.start]), str(dates.iloc[w.split.train.stop - 1])],

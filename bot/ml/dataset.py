@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from bot.candles import fill_gaps
 from bot.errors import TrainingError
 from bot.ml.features import FeatureSet, strategy_features
 from bot.ml.labels import beats_threshold, training_rows
+from bot.timeframes import timeframe_ms
 
 
 def pooled_rows(
@@ -29,10 +31,14 @@ def pooled_rows(
     missing = [pair for pair in informative_pairs if pair not in frames]
     if missing:
         raise TrainingError(f"training: informative pair {missing[0]} has no candles (is it whitelisted?)")
-    others = {pair: frames[pair].reset_index(drop=True) for pair in informative_pairs}
+    tf_ms = timeframe_ms(timeframe)
+    # missing candles filled flat, as the backtest and the daemon's replay fill them: a label then
+    # looks exactly `horizon` candles ahead in time, which the purge in rows relies on
+    filled = {pair: fill_gaps(frame.reset_index(drop=True), tf_ms) for pair, frame in frames.items()}
+    others = {pair: filled[pair] for pair in informative_pairs}
     parts = []
-    for pair in sorted(frames):
-        candles = frames[pair].reset_index(drop=True)
+    for pair in sorted(filled):
+        candles = filled[pair]
         x, y = training_rows(
             strategy_features(candles, spec, timeframe=timeframe, higher=higher, informative=others),
             beats_threshold(candles["close"], horizon, threshold, fee_frac),

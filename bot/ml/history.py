@@ -38,7 +38,8 @@ async def gather(
         stored = read_candles(path)
         stamps = dates_ms(stored["date"])
         covered = len(stamps) > 0 and int(stamps[0]) <= start_ms
-        since = int(stamps[-1]) + tf_ms if covered else start_ms
+        # the last two stored candles again: one fetched right at its close may have changed since
+        since = int(stamps[-1]) - tf_ms if covered else start_ms
         fetched = await _pages(venue, pair, timeframe, tf_ms=tf_ms, since_ms=since, end_ms=end_ms)
         merged = merge_candles(stored, fetched) if len(fetched) else stored
         if len(fetched):

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -74,22 +75,33 @@ class Registry:
         return sorted(found, key=lambda v: int(v[1:]))
 
     def save(self, strategy: str, model_text: str, metadata: dict[str, Any]) -> StoredModel:
-        """A new version, written whole or not at all."""
+        """A new version, written whole or not at all. Two writers at once (`kestrel train` beside
+        the daemon's retraining) get two numbers: the rename fails for the second, which takes the next."""
         folder = self._folder(strategy)
         folder.mkdir(parents=True, exist_ok=True)
-        existing = self.versions(strategy)
-        number = int(existing[-1][1:]) + 1 if existing else 1
-        name = f"v{number:04d}"
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder))
-        (staging / "model.txt").write_text(model_text, encoding="utf-8")
-        meta = {**metadata, "strategy": strategy, "version": name, "libraries": library_versions()}
-        (staging / "metadata.json").write_text(
-            json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8"
-        )
-        _fsync_dir(staging)
-        os.rename(staging, folder / name)  # atomic on one file system; fails if the name appeared meanwhile
-        _fsync_dir(folder)
-        return self.load(strategy, name)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+        try:
+            (staging / "model.txt").write_text(model_text, encoding="utf-8")
+            for _ in range(20):
+                existing = self.versions(strategy)
+                name = f"v{int(existing[-1][1:]) + 1 if existing else 1:04d}"
+                meta = {**metadata, "strategy": strategy, "version": name, "libraries": library_versions()}
+                (staging / "metadata.json").write_text(
+                    json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8"
+                )
+                _fsync_dir(staging)
+                try:
+                    os.rename(staging, folder / name)  # atomic; fails when the name appeared meanwhile
+                except OSError:
+                    if (folder / name).exists():
+                        continue
+                    raise
+                _fsync_dir(folder)
+                return self.load(strategy, name)
+            raise RegistryError(f"models: could not find a free version number in {folder}")
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
 
     def load(self, strategy: str, name: str | None = None) -> StoredModel:
         """A version, or (None) the promoted one."""
@@ -110,9 +122,15 @@ class Registry:
     def promote(self, strategy: str, name: str) -> None:
         self.load(strategy, name)  # it must exist
         marker = self._folder(strategy) / PROMOTED
-        staging = marker.with_name(f".{PROMOTED}.tmp")
-        staging.write_text(name + "\n", encoding="utf-8")
-        os.replace(staging, marker)
+        fd, tmp = tempfile.mkstemp(prefix=f".{PROMOTED}-", dir=marker.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(name + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, marker)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         _fsync_dir(marker.parent)
 
 

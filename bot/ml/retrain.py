@@ -17,7 +17,7 @@ from loguru import logger
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import KestrelError, TrainingCancelledError
+from bot.errors import KestrelError, StoppingError, TrainingCancelledError
 from bot.exchange.base import Exchange
 from bot.ml.candidate import Candidate, build_candidate
 from bot.ml.command import backtest_test_windows, registry_for, store
@@ -88,36 +88,50 @@ class Retrainer:
             self._task = asyncio.create_task(self.run_once(), name="retrain")
 
     async def stop(self, timeout_s: float) -> None:
-        """Cancel a running training (LightGBM stops within one boosting round) and wait for it."""
+        """Cancel a running retraining and wait for it: LightGBM stops within one boosting round,
+        the other phases at their end (a thread cannot be interrupted; the longest, the test-window
+        backtest, takes seconds). Past `timeout_s` the task is cancelled and the stop goes on."""
         self._cancel.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout_s)
-            except TimeoutError:
-                logger.warning("retraining did not stop within {} s", timeout_s)
+        task = self._task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=timeout_s)
+        except TimeoutError:
+            logger.warning("retraining did not stop within {} s; leaving it", timeout_s)
+            task.cancel()
+        except Exception as e:  # run_once catches everything; this is the last net for the stop
+            logger.opt(exception=e).error("retraining ended with {}: {}", type(e).__name__, e)
 
     async def run_once(self) -> Outcome | None:
+        """Never raises (the daemon trades on with the model it has); every failure is one event."""
         now_ms = self._last_ms = self._clock.now_ms()
-        await self._repo.set_state({LAST_KEY: now_ms})
         try:
+            await self._repo.set_state({LAST_KEY: now_ms})
             outcome = await self._retrain(now_ms)
         except TrainingCancelledError:
             logger.info("retraining {}: cancelled, the daemon is stopping", self._name)
             return None
-        except (KestrelError, OSError) as e:
+        except Exception as e:
             self._failed = True
-            text = f"{self._name}: retraining failed: {e}; tried again later"
-            logger.error(text)
-            await self._repo.add_event("retrain_failed", text, ts_ms=self._clock.now_ms())
-            return None
-        except Exception as e:  # LightGBM or pandas on odd data: the daemon trades on with the old model
-            self._failed = True
-            logger.opt(exception=e).error("retraining {} failed: {}: {}", self._name, type(e).__name__, e)
-            text = f"{self._name}: retraining failed: {type(e).__name__}: {e}"
-            await self._repo.add_event("retrain_failed", text, ts_ms=self._clock.now_ms())
+            said = str(e) if isinstance(e, KestrelError | OSError) else f"{type(e).__name__}: {e}"
+            if not isinstance(e, KestrelError | OSError):
+                logger.opt(exception=e).error("retraining {} failed", self._name)
+            await self._failed_event(f"{self._name}: retraining failed: {said}; tried again later")
             return None
         self._failed = False
         return outcome
+
+    async def _failed_event(self, text: str) -> None:
+        logger.error(text)
+        try:
+            await self._repo.add_event("retrain_failed", text, ts_ms=self._clock.now_ms())
+        except Exception as e:
+            logger.error("could not record the failed retraining: {}: {}", type(e).__name__, e)
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise TrainingCancelledError("retraining cancelled: the daemon is stopping")
 
     async def _retrain(self, now_ms: int) -> Outcome:
         strategy, config = self._strategy, self._config
@@ -133,12 +147,18 @@ class Retrainer:
             candles=candles,
             datadir=self._datadir,
         )
+        self._check_cancel()
         candidate = await asyncio.to_thread(self._build, frames, now_ms)
-        tested = await asyncio.to_thread(backtest_test_windows, config, strategy, self._datadir, candidate)
+        self._check_cancel()
+        # this venue's files only (another exchange's folder beside it is not these candles), and
+        # only up to the market's now (a replay's files hold the future)
+        here = self._datadir / config.exchange.name
+        end_ms = now_ms - now_ms % self._tf_ms
+        tested = await asyncio.to_thread(backtest_test_windows, config, strategy, here, candidate, end_ms)
+        self._check_cancel()
         served = await asyncio.to_thread(self._served)
         found = None if served is None else await asyncio.to_thread(_compare, candidate, served)
-        if self._cancel.is_set():
-            raise TrainingCancelledError("retraining cancelled: the daemon is stopping")
+        self._check_cancel()
         verdict = judge(found, candidate.metric, tolerance=config.ml.tolerance, floor=config.ml.min_metric)
         decision = f"{'promoted' if verdict.promote else 'rejected'}: {verdict.reason}"
         stored = await asyncio.to_thread(
@@ -146,13 +166,17 @@ class Retrainer:
         )
         text = f"{self._name} {stored.version} {decision}; {_tested_line(tested)}"
         if verdict.promote:
+            self._check_cancel()  # stored, not promoted: a person may promote it
             await asyncio.to_thread(registry_for(config).promote, self._name, stored.version)
             model = candidate.model
 
             async def swap(_now_ms: int) -> None:
                 strategy.use_model(model, stored.version)
 
-            await self._between_ticks(swap)
+            try:
+                await self._between_ticks(swap)
+            except StoppingError:  # promoted on disk: the next start serves it
+                text += " (served from the next start: the daemon is stopping)"
         logger.info(text)
         await self._repo.add_event(
             "model_promoted" if verdict.promote else "model_rejected", text, ts_ms=self._clock.now_ms()
@@ -170,11 +194,16 @@ class Retrainer:
         )
 
     def _served(self) -> tuple[str, lgb.Booster, dict[str, Any]] | None:
+        """The promoted version; None when there is none, or it cannot be read (then it is not
+        served either, and a candidate above the floor replaces it)."""
         try:
             stored = registry_for(self._config).load(self._name)
+            return stored.version, lgb.Booster(model_str=stored.model_text()), stored.metadata
         except RegistryError:
             return None
-        return stored.version, lgb.Booster(model_str=stored.model_text()), stored.metadata
+        except (OSError, ValueError, lgb.basic.LightGBMError) as e:
+            logger.warning("retraining {}: the promoted model cannot be read ({}); judged as none", self._name, e)
+            return None
 
     def _promoted_trained_at(self) -> int | None:
         try:
@@ -184,7 +213,7 @@ class Retrainer:
         return int(value) if isinstance(value, int) else None
 
 
-def _compare(candidate: Candidate, served: tuple[str, lgb.Booster, dict[str, Any]]) -> Comparison:
+def _compare(candidate: Candidate, served: tuple[str, lgb.Booster, dict[str, Any]]) -> Comparison | None:
     _, model, meta = served
     saw_until = meta.get("labels_until_ms")
     return compare(

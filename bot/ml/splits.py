@@ -23,14 +23,15 @@ def walk_forward(
     rows: int, *, train: int, test: int, purge: int, anchored: bool = False, step: int | None = None
 ) -> list[Split]:
     """Windows over `rows` rows: training `train` rows (from the start when `anchored`), then `purge`
-    rows left out, then `test` rows; moved on by `step` (default `test`) until the data ends."""
+    rows left out, then `test` rows; moved on by `step` (default `test`). The last test window ends
+    with the data (what is left over is the oldest rows), so the newest rows are always judged."""
     if min(train, test) < 1 or purge < 0:
         raise TrainingError(f"walk-forward: train ({train}) and test ({test}) must be >= 1, purge ({purge}) >= 0")
     step = step or test
     splits = []
-    start = 0
+    start = max(rows - (train + purge + test), 0) % step
     while start + train + purge + test <= rows:
-        train_range = range(0 if anchored else start, start + train)
+        train_range = range(0 if anchored else start, start + train)  # anchored: every older row too
         test_start = start + train + purge
         splits.append(Split(train_range, range(test_start, test_start + test)))
         start += step

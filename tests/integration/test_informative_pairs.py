@@ -38,6 +38,8 @@ class FollowsBtc(Strategy):
         merged = pd.merge_asof(df[["date"]], btc, on="date", direction="backward")
         if metadata["pair"] != "BTC/USDT" and len(df) > 1:  # the daemon's promise: BTC up to this candle
             assert merged["btc"].notna().iloc[-1] or self.PEEK, "BTC's candle for this time is missing"
+            newest = metadata["informative"]["BTC/USDT"]["date"].iloc[-1]
+            assert newest <= df["date"].iloc[-1], f"BTC's candle of {newest} is later than this one"
         df["btc_up"] = merged["btc_up"].to_numpy()
         return df
 

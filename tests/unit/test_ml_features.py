@@ -116,14 +116,14 @@ def test_labels_need_the_future_and_pay_the_fees() -> None:
 
 def test_walk_forward_windows_keep_the_purge_gap() -> None:
     rolling = walk_forward(100, train=50, test=10, purge=5)
-    assert [(s.train, s.test) for s in rolling] == [
-        (range(0, 50), range(55, 65)),
-        (range(10, 60), range(65, 75)),
-        (range(20, 70), range(75, 85)),
-        (range(30, 80), range(85, 95)),
+    assert [(s.train, s.test) for s in rolling] == [  # the last test window ends with the data
+        (range(5, 55), range(60, 70)),
+        (range(15, 65), range(70, 80)),
+        (range(25, 75), range(80, 90)),
+        (range(35, 85), range(90, 100)),
     ]
     anchored = walk_forward(100, train=50, test=10, purge=5, anchored=True)
-    assert [s.train.start for s in anchored] == [0, 0, 0, 0] and anchored[-1].train.stop == 80
+    assert [s.train.start for s in anchored] == [0, 0, 0, 0] and anchored[-1].train.stop == 85
     assert check_purge(rolling, horizon=5) == []
     assert check_purge(rolling, horizon=6) == [
         f"split {i}: 5 rows between training and test, fewer than the label horizon 6" for i in range(4)
@@ -196,3 +196,15 @@ def test_an_informative_pair_joins_as_of_and_stays_causal_when_cut_at_the_same_t
     assert build(ours)["ml_probability"].isna().all()  # no model: no probability, so no entry
     with pytest.raises(ValueError, match=r"^informative pair BTC/USDT: no candles \(is it in exchange"):
         strategy.populate_indicators(ours.copy(), {"informative": {}})
+
+
+def test_the_informative_join_takes_the_latest_earlier_candle_when_the_other_pair_has_gaps() -> None:
+    ours, btc = candles(300, 12), candles(300, 13)
+    holey = btc.drop(index=range(100, 110)).reset_index(drop=True)  # ten candles missing
+    spec = FeatureSet(return_horizons=(1,), volatility_windows=(), rsi_period=None, atr_period=None,
+                      volume_z_window=None, candle_shape=False, calendar=False)  # fmt: skip
+    joined = informative_features(ours, holey, spec, "btc")
+    theirs = build_features(holey, spec)
+    for row in range(100, 110):  # each missing candle: the value of candle 99, never of candle 110
+        assert joined["btc_f_ret_1"].iloc[row] == theirs["f_ret_1"].iloc[99]
+    assert joined["btc_f_ret_1"].iloc[110] == theirs["f_ret_1"].iloc[100]

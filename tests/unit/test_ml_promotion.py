@@ -41,37 +41,52 @@ def candidate() -> Candidate:
     return build_candidate(frames, Small(load_model=False), fee_frac=0.001, seed=1, trained_at_ms=0)
 
 
-def test_the_served_model_is_scored_on_the_windows_it_never_saw(candidate: Candidate) -> None:
+def test_the_served_model_is_scored_on_the_rows_it_never_saw(candidate: Candidate) -> None:
     windows = candidate.judged.windows
-    assert len(windows) == 3
-    second_start = open_ms(candidate.dates.iloc[windows[1].split.test.start])
+    assert len(windows) == 3 and windows[-1].split.test.stop == len(candidate.x)  # the newest rows judged
+    opened = [open_ms(d) for d in candidate.dates]
     served = fit(candidate.x.iloc[:1500], candidate.y.iloc[:1500], TrainSpec(label_horizon=6, seed=3))
-    found = compare(candidate, served, saw_until_ms=second_start - 1, stored_metric=0.99)
-    assert found.windows == 2  # the first window started before the served model's data ended
+
+    found = compare(candidate, served, saw_until_ms=opened[windows[1].split.test.start] - 1, stored_metric=0.99)
+    assert found is not None and (found.windows, found.rows) == (2, 1600)  # the first window it had seen
     unseen = windows[1:]
     assert found.candidate == pytest.approx(np.mean([w.metric for w in unseen]))
     theirs = [score_rows(served, candidate.x, candidate.y, w.split.test, candidate.spec)[0] for w in unseen]
-    assert found.current == pytest.approx(np.mean(theirs))  # not the stored 0.99
+    assert found.current == pytest.approx(np.mean(theirs))  # scored on those rows, not the stored 0.99
+
+    last = windows[-1].split.test
+    middle = opened[last.start + 500]  # retrained after less than a test window: the rows since then
+    found = compare(candidate, served, saw_until_ms=middle, stored_metric=0.99)
+    assert found is not None and (found.windows, found.rows) == (1, last.stop - last.start - 501)
+    rows = range(last.start + 501, last.stop)
+    ours = score_rows(windows[-1].model, candidate.x, candidate.y, rows, candidate.spec)[0]
+    assert found.candidate == pytest.approx(ours)
 
 
-def test_with_no_unseen_window_or_other_features_the_stored_metric_stands_in(candidate: Candidate) -> None:
+def test_with_too_few_unseen_rows_the_stored_metric_stands_in_and_other_features_compare_as_none(
+    candidate: Candidate,
+) -> None:
     served = fit(candidate.x.iloc[:1500], candidate.y.iloc[:1500], TrainSpec(label_horizon=6))
-    assert compare(candidate, served, saw_until_ms=2**62, stored_metric=0.61) == Comparison(candidate.metric, 0.61, 0)
+    near_end = open_ms(candidate.dates.iloc[-50])
+    assert compare(candidate, served, saw_until_ms=near_end, stored_metric=0.61) == Comparison(
+        candidate.metric, 0.61, 0
+    )
     x = candidate.x.iloc[:1500].rename(columns=lambda c: f"old_{c}")
     other = fit(x, candidate.y.iloc[:1500], TrainSpec(label_horizon=6))
-    assert compare(candidate, other, saw_until_ms=0, stored_metric=0.58) == Comparison(candidate.metric, 0.58, 0)
+    assert compare(candidate, other, saw_until_ms=0, stored_metric=0.58) is None  # cannot serve: not a rival
 
 
 @pytest.mark.parametrize(
     ("found", "metric", "promote", "reason"),
     [
-        (None, 0.55, True, "AUC 0.550, at least the 0.520 a first model needs"),
-        (None, 0.51, False, "AUC 0.510, below the 0.520 a first model needs"),
+        (None, 0.55, True, "AUC 0.550, above the floor of 0.520; no comparable model served"),
+        (None, 0.51, False, "AUC 0.510, below the floor of 0.520"),
         (None, None, False, "no out-of-sample AUC (a test window with one class only)"),
-        (Comparison(0.595, 0.60, 2), 0.59, True, "AUC 0.595 against 0.600 on the same 2 test windows"),
-        (Comparison(0.58, 0.60, 2), 0.70, False, "AUC 0.580 against 0.600 on the same 2 test windows"),
-        (Comparison(0.58, 0.60, 0), 0.58, False, "walk-forward, each on its own data: worse by more than 0.01"),
+        (Comparison(0.595, 0.60, 2, 900), 0.59, True, "AUC 0.595 against 0.600 on the same 900 rows of 2 test"),
+        (Comparison(0.58, 0.60, 2, 900), 0.70, False, "AUC 0.580 against 0.600 on the same 900 rows"),
+        (Comparison(0.58, 0.60, 0), 0.58, False, "walk-forward, each on its own rows: worse by more than 0.01"),
         (Comparison(0.58, None, 0), 0.58, True, "the served model has no metric to compare"),
+        (Comparison(0.515, 0.51, 0), 0.515, False, "AUC 0.515, below the floor of 0.520"),  # never drifts down
     ],
 )
 def test_judge(found: Comparison | None, metric: float | None, promote: bool, reason: str) -> None:
