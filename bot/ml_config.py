@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 
 class MLConfig(Section):
     retrain_every: str | None = None  # market time between trainings, e.g. "12h", "7d", "2w"
-    # a new model replaces the served one unless its out-of-sample AUC is lower by more than this
+    # a new model replaces the served one unless its out-of-sample AUC (or IC) is lower by more than this
     tolerance: float = Field(default=0.01, ge=0, le=0.5)
-    # with no model served yet, the AUC a first model must reach (0.5 is a coin toss)
-    min_metric: float = Field(default=0.52, ge=0, le=1)
+    # the AUC (or IC) every new model must reach out of sample; default 0.52 (AUC), 0.02 (IC)
+    min_metric: float | None = Field(default=None, ge=-1, le=1)
     # candles per pair to train on; default: the strategy's training window plus four test windows
     history_candles: int | None = Field(default=None, ge=500, le=5_000_000)
     seed: int = 42
@@ -37,6 +37,11 @@ class MLConfig(Section):
         if ms < 60_000:
             raise ValueError(f"{value!r} is shorter than a minute")
         return value
+
+    def floor(self, metric: str) -> float:
+        if self.min_metric is not None:
+            return self.min_metric
+        return 0.02 if metric == "ic" else 0.52
 
     @property
     def every_ms(self) -> int | None:

@@ -67,10 +67,15 @@ def build_candidate(
         higher=strategy.higher_timeframes,
         timeframe=strategy.timeframe,
         informative_pairs=strategy.informative_pairs,
+        regression=strategy.regression(),
     )
     pairs = len(frames)
     # pooled rows interleave the pairs: `horizon` candles span `horizon * pairs` rows
-    spec = TrainSpec(label_horizon=strategy.label_horizon * pairs, seed=seed)
+    spec = TrainSpec(
+        objective="regression" if strategy.regression() else "binary",
+        label_horizon=strategy.label_horizon * pairs,
+        seed=seed,
+    )
     judged = walk_forward_eval(
         x,
         y,
@@ -78,7 +83,7 @@ def build_candidate(
         train=strategy.train_rows * pairs,
         test=strategy.test_rows * pairs,
         purge=spec.label_horizon,
-        threshold=strategy.entry_probability,
+        threshold=strategy.entry_cut(),
         progress=progress,
         cancel=cancel,
     )
@@ -93,11 +98,15 @@ def build_candidate(
         "feature_set": vars(strategy.feature_set),
         "higher_timeframes": list(strategy.higher_timeframes),
         "informative_pairs": list(strategy.informative_pairs),
-        "label": {"kind": "beats_threshold", "horizon": strategy.label_horizon, "threshold": strategy.label_threshold},
+        "label": {
+            "kind": "net_forward_return" if strategy.regression() else "beats_threshold",
+            "horizon": strategy.label_horizon,
+            "threshold": strategy.label_threshold,
+        },
         "pairs": sorted(frames),
         "timeframe": strategy.timeframe,
         "rows": len(x),
-        "positive_share": float(y.mean()),
+        "positive_share": float((y > (strategy.entry_cut() if strategy.regression() else 0.5)).mean()),
         "train_range": [str(dates.iloc[0]), str(dates.iloc[-1])],
         # the last candle the final model's labels looked at: later test windows are unseen by it
         "labels_until_ms": open_ms(dates.iloc[-1]) + horizon_ms,
@@ -105,14 +114,16 @@ def build_candidate(
             {
                 "train": [str(dates.iloc[w.split.train.start]), str(dates.iloc[w.split.train.stop - 1])],
                 "test": [str(dates.iloc[w.split.test.start]), str(dates.iloc[w.split.test.stop - 1])],
-                "auc": w.metric,
+                metric_name(strategy): w.metric,
                 "precision_at_entry": w.precision,
                 "predicted_entries": w.predicted_positive,
             }
             for w in judged.windows
         ],
-        "oos_auc": judged.metric,
-        "entry_probability": strategy.entry_probability,
+        "metric": metric_name(strategy),
+        "oos_metric": judged.metric,
+        **({} if strategy.regression() else {"oos_auc": judged.metric}),
+        "entry_cut": strategy.entry_cut(),
         "oos_precision_at_entry": float(np.mean(precisions)) if precisions else None,
         "seed": seed,
         "trained_at": iso_ms(trained_at_ms),
@@ -120,6 +131,11 @@ def build_candidate(
         "data_hash": data_hash(x, y),
     }
     return Candidate(model, metadata, judged, x, y, dates, spec)
+
+
+def metric_name(strategy: MLStrategy | type[MLStrategy]) -> str:
+    """What the models of this strategy are judged by: AUC of a probability, IC of a return."""
+    return "ic" if strategy.regression() else "auc"
 
 
 def open_ms(stamp: Any) -> int:

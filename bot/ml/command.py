@@ -115,10 +115,12 @@ def store(config: Config, name: str, candidate: Candidate, tested: dict[str, Any
 
 def report(name: str, version: str, candidate: Candidate, tested: dict[str, Any]) -> str:
     meta = candidate.metadata
-    auc = "-" if candidate.metric is None else f"{candidate.metric:.3f}"
+    value = "-" if candidate.metric is None else f"{candidate.metric:.3f}"
+    baseline = "0.5 is a coin toss" if meta["metric"] == "auc" else "rank correlation; 0 is none"
     line = (
         f"{name} {version}: {meta['rows']} rows from {len(meta['pairs'])} pairs, "
-        f"{len(candidate.judged.windows)} walk-forward windows, out-of-sample AUC {auc} (0.5 is a coin toss)"
+        f"{len(candidate.judged.windows)} walk-forward windows, out-of-sample {meta['metric'].upper()} {value} "
+        f"({baseline})"
     )
     if tested:
         hold = tested["buy_and_hold_ratio"]
@@ -168,13 +170,14 @@ def models(config: Config, action: str, strategy: str, version: str | None) -> s
         lines = []
         for v in registry.versions(strategy):
             meta = registry.load(strategy, v).metadata
-            auc = meta.get("oos_auc")
+            value = meta.get("oos_metric", meta.get("oos_auc"))
+            metric = str(meta.get("metric", "auc")).upper()
             mark = " (promoted)" if v == promoted else ""
             tested = meta.get("test_backtest") or {}
             profit = tested.get("profit_total_ratio")
             tested_text = "-" if profit is None else f"{profit * 100:+.2f}%"
             lines.append(
-                f"{v}{mark}: {meta.get('rows')} rows, AUC {'-' if auc is None else f'{auc:.3f}'}, "
+                f"{v}{mark}: {meta.get('rows')} rows, {metric} {'-' if value is None else f'{value:.3f}'}, "
                 f"test windows {tested_text}, trained {meta.get('trained_at', '-')}"
                 + (f", {meta['decision']}" if meta.get("decision") else "")
             )

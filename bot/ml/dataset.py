@@ -11,7 +11,7 @@ import pandas as pd
 from bot.candles import fill_gaps
 from bot.errors import TrainingError
 from bot.ml.features import FeatureSet, strategy_features
-from bot.ml.labels import beats_threshold, training_rows
+from bot.ml.labels import beats_threshold, net_forward_return, training_rows
 from bot.timeframes import timeframe_ms
 
 
@@ -25,6 +25,7 @@ def pooled_rows(
     timeframe: str = "5m",
     higher: Sequence[str] = (),
     informative_pairs: Sequence[str] = (),
+    regression: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """(features, labels, candle dates), rows ordered by date then pair. The informative pairs come
     from `frames` too: they are whitelisted, so they are also pairs of their own."""
@@ -41,7 +42,9 @@ def pooled_rows(
         candles = filled[pair]
         x, y = training_rows(
             strategy_features(candles, spec, timeframe=timeframe, higher=higher, informative=others),
-            beats_threshold(candles["close"], horizon, threshold, fee_frac),
+            net_forward_return(candles["close"], horizon, fee_frac)
+            if regression
+            else beats_threshold(candles["close"], horizon, threshold, fee_frac),
         )
         part = x.assign(_label=y, _date=candles.loc[x.index, "date"].to_numpy(), _pair=pair)
         parts.append(part)

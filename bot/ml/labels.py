@@ -29,6 +29,13 @@ def beats_threshold(close: pd.Series, horizon: int, threshold: float, fee_frac: 
     return label
 
 
+def net_forward_return(close: pd.Series, horizon: int, fee_frac: float) -> pd.Series:
+    """The forward log return after the fees of a round trip (the regression label); NaN where the
+    future is not in the data."""
+    net: pd.Series = forward_return(close, horizon) + 2 * np.log1p(-fee_frac)
+    return net
+
+
 def training_rows(features: pd.DataFrame, label: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     """The rows where every feature and the label are known."""
     keep = features.notna().all(axis=1) & label.notna()

@@ -59,14 +59,19 @@ def compare(
     return Comparison(candidate.metric, stored_metric, 0)
 
 
-def judge(found: Comparison | None, candidate_metric: float | None, *, tolerance: float, floor: float) -> Verdict:
-    """`found` None: no model is served (or none that can be compared): the floor alone decides."""
+def judge(
+    found: Comparison | None, candidate_metric: float | None, *, tolerance: float, floor: float, name: str = "AUC"
+) -> Verdict:
+    """`found` None: no model is served (or none that can be compared): the floor alone decides.
+    `name`: the metric (AUC for a probability, IC for a return), for the reason's text."""
     if candidate_metric is None:
-        return Verdict(False, "no out-of-sample AUC (a test window with one class only)")
+        return Verdict(False, f"no out-of-sample {name} (a test window with one class only, or constant)")
     if candidate_metric < floor:
-        return Verdict(False, f"AUC {candidate_metric:.3f}, below the floor of {floor:.3f}")
+        return Verdict(False, f"{name} {candidate_metric:.3f}, below the floor of {floor:.3f}")
     if found is None:
-        return Verdict(True, f"AUC {candidate_metric:.3f}, above the floor of {floor:.3f}; no comparable model served")
+        return Verdict(
+            True, f"{name} {candidate_metric:.3f}, above the floor of {floor:.3f}; no comparable model served"
+        )
     ours, theirs = found.candidate, found.current
     where = (
         f"on the same {found.rows} rows of {found.windows} test windows, out of sample for both"
@@ -74,9 +79,9 @@ def judge(found: Comparison | None, candidate_metric: float | None, *, tolerance
         else "walk-forward, each on its own rows"
     )
     if ours is None:
-        return Verdict(False, "no out-of-sample AUC on the rows the served model never saw")
+        return Verdict(False, f"no out-of-sample {name} on the rows the served model never saw")
     if theirs is None:
-        return Verdict(True, f"AUC {ours:.3f}; the served model has no metric to compare")
+        return Verdict(True, f"{name} {ours:.3f}; the served model has no metric to compare")
     if ours >= theirs - tolerance:
-        return Verdict(True, f"AUC {ours:.3f} against {theirs:.3f} {where} (tolerance {tolerance:g})")
-    return Verdict(False, f"AUC {ours:.3f} against {theirs:.3f} {where}: worse by more than {tolerance:g}")
+        return Verdict(True, f"{name} {ours:.3f} against {theirs:.3f} {where} (tolerance {tolerance:g})")
+    return Verdict(False, f"{name} {ours:.3f} against {theirs:.3f} {where}: worse by more than {tolerance:g}")

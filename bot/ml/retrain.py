@@ -159,7 +159,10 @@ class Retrainer:
         served = await asyncio.to_thread(self._served)
         found = None if served is None else await asyncio.to_thread(_compare, candidate, served)
         self._check_cancel()
-        verdict = judge(found, candidate.metric, tolerance=config.ml.tolerance, floor=config.ml.min_metric)
+        metric = str(candidate.metadata["metric"])
+        verdict = judge(
+            found, candidate.metric, tolerance=config.ml.tolerance, floor=config.ml.floor(metric), name=metric.upper()
+        )
         decision = f"{'promoted' if verdict.promote else 'rejected'}: {verdict.reason}"
         stored = await asyncio.to_thread(
             store, config, self._name, candidate, tested, decision=decision, compared_with=_served_version(served)
@@ -215,12 +218,14 @@ class Retrainer:
 
 def _compare(candidate: Candidate, served: tuple[str, lgb.Booster, dict[str, Any]]) -> Comparison | None:
     _, model, meta = served
+    if meta.get("metric", "auc") != candidate.metadata["metric"]:
+        return None  # a probability and a return: not the same game
     saw_until = meta.get("labels_until_ms")
     return compare(
         candidate,
         model,
         saw_until_ms=int(saw_until) if isinstance(saw_until, int) else 2**62,  # unknown: no shared window
-        stored_metric=meta.get("oos_auc"),
+        stored_metric=meta.get("oos_metric", meta.get("oos_auc")),
     )
 
 

@@ -1,12 +1,13 @@
-"""The base of ML strategies: features from `feature_set`, the probability from the promoted model
-in the registry (`user_data/models/<strategy>/`), an entry above `entry_probability` and an exit
-below `exit_probability`. Each row's prediction uses that row's features only, so the signals are
-as causal as the features. Without a promoted model the strategy never enters (and says so once)."""
+"""The base of ML strategies: features from `feature_set`, the prediction of the promoted model in
+the registry (`user_data/models/<strategy>/`: a probability, or a return when `label_kind` is
+"regression"), an entry above `entry_cut()` and an exit below `exit_cut()`. Each row's prediction
+uses that row's features only, so the signals are as causal as the features. Without a promoted
+model the strategy never enters (and says so once)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -23,6 +24,10 @@ class MLStrategy(Strategy):
     higher_timeframes: ClassVar[tuple[str, ...]] = ()  # e.g. ("1h",): the same features on 1h candles
     label_horizon: ClassVar[int] = 12  # candles ahead the label looks
     label_threshold: ClassVar[float] = 0.005  # the move, after fees, that counts as worth buying
+    # classification: the probability that the move beats label_threshold after fees; enter above
+    # entry_probability, exit below exit_probability. regression: the forward return after fees;
+    # enter when it is predicted above label_threshold, exit when predicted below zero
+    label_kind: ClassVar[Literal["classification", "regression"]] = "classification"
     entry_probability: ClassVar[float] = 0.6
     exit_probability: ClassVar[float] = 0.4
     train_rows: ClassVar[int] = 5000  # walk-forward: rows per training window
@@ -62,7 +67,7 @@ class MLStrategy(Strategy):
             higher=self.higher_timeframes,
             informative=informative_for(self, metadata.get("informative") or {}),
         )
-        probability = np.full(len(dataframe), np.nan)
+        prediction = np.full(len(dataframe), np.nan)
         usable = features.notna().all(axis=1).to_numpy()
         if self.walk_forward:  # each candle predicted by the latest model trained before it
             opened = dataframe["date"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
@@ -71,7 +76,7 @@ class MLStrategy(Strategy):
             for i, (_, model) in enumerate(self.walk_forward):
                 rows = usable & (which == i)
                 if rows.any():
-                    probability[rows] = model.predict(features[rows])
+                    prediction[rows] = model.predict(features[rows])
         elif self.model is not None and usable.any():
             trained_on = self.model.feature_name()
             if trained_on != list(features.columns):
@@ -79,16 +84,33 @@ class MLStrategy(Strategy):
                     f"model {self.model_version} was trained on other features ({len(trained_on)}, not "
                     f"{len(features.columns)}): train and promote a model for this feature set"
                 )
-            probability[usable] = self.model.predict(features[usable])
-        dataframe["ml_probability"] = probability
+            prediction[usable] = self.model.predict(features[usable])
+        dataframe[self.prediction_column()] = prediction
         return dataframe
 
+    @classmethod
+    def regression(cls) -> bool:
+        return cls.label_kind == "regression"
+
+    @classmethod
+    def prediction_column(cls) -> str:
+        return "ml_return" if cls.regression() else "ml_probability"
+
+    @classmethod
+    def entry_cut(cls) -> float:
+        """The prediction above which the strategy enters (a probability, or a log return)."""
+        return float(np.log1p(cls.label_threshold)) if cls.regression() else cls.entry_probability
+
+    @classmethod
+    def exit_cut(cls) -> float:
+        return 0.0 if cls.regression() else cls.exit_probability
+
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
-        dataframe["enter_long"] = (dataframe["ml_probability"] > self.entry_probability).astype(int)
+        dataframe["enter_long"] = (dataframe[self.prediction_column()] > self.entry_cut()).astype(int)
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
-        dataframe["exit_long"] = (dataframe["ml_probability"] < self.exit_probability).astype(int)
+        dataframe["exit_long"] = (dataframe[self.prediction_column()] < self.exit_cut()).astype(int)
         return dataframe
 
 

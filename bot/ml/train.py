@@ -139,12 +139,14 @@ def walk_forward_eval(
 def score_rows(
     model: lgb.Booster, x: pd.DataFrame, y: pd.Series, rows: range, spec: TrainSpec, *, threshold: float = 0.5
 ) -> tuple[float | None, float | None, int]:
-    """(AUC or IC, precision above `threshold`, rows above it) of `model` on rows `rows`."""
+    """(AUC or IC, precision, predictions above `threshold`) of `model` on rows `rows`. Precision:
+    the share of those whose outcome was worth it (label 1; or, for returns, also above `threshold`)."""
     part = slice(rows.start, rows.stop)
     score = np.asarray(model.predict(x.iloc[part]), dtype="float64")
     truth = y.iloc[part].to_numpy(dtype="float64")
-    if spec.objective != "binary":
-        return information_coefficient(truth, score), None, 0
+    binary = spec.objective == "binary"
     chosen = score > threshold
-    precision = float(truth[chosen].mean()) if chosen.any() else None
-    return auc(truth, score), precision, int(chosen.sum())
+    hits = truth > (0.5 if binary else threshold)
+    precision = float(hits[chosen].mean()) if chosen.any() else None
+    metric = auc(truth, score) if binary else information_coefficient(truth, score)
+    return metric, precision, int(chosen.sum())

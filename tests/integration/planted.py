@@ -22,6 +22,10 @@ class Planted(MLStrategy):
     label_threshold = 0.002
     train_rows = 3000
     test_rows = 1500
+
+
+class PlantedReturn(Planted):
+    label_kind = "regression"  # the forward return after fees; enter above log(1.002), exit below 0
 """
 
 

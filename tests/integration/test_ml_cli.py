@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,7 +56,7 @@ def test_train_judges_walk_forward_stores_versions_and_promotes(
     assert pd.Timestamp(tested["start"]) == pd.Timestamp(meta["walk_forward"][0]["test"][0])
     assert tested["trades"] > 0 and f"test windows backtested: {tested['trades']} trades" in said
     assert -0.9 < tested["buy_and_hold_ratio"] < 10 and "buy and hold" in said
-    assert 0 <= meta["oos_precision_at_entry"] <= 1 and meta["entry_probability"] == 0.6
+    assert 0 <= meta["oos_precision_at_entry"] <= 1 and meta["entry_cut"] == 0.6 and meta["metric"] == "auc"
 
     code, said = kestrel(capsys, "train", "--config", str(config), "--datadir", str(data))
     assert code == 0 and said.startswith("Planted v0002: ")
@@ -84,6 +85,25 @@ def test_train_judges_walk_forward_stores_versions_and_promotes(
     first_test = pd.Timestamp(meta["walk_forward"][0]["test"][0])
     assert len(trades) > 0 and (pd.to_datetime(trades["open_date"], utc=True) > first_test).all()  # out of sample only
     assert "lookahead" not in said
+
+
+def test_a_regression_strategy_is_judged_by_ic_and_trades_its_predicted_returns(
+    setup: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config, data = setup
+    code, said = kestrel(
+        capsys, "train", "--config", str(config), "--datadir", str(data), "--strategy", "PlantedReturn"
+    )
+    assert code == 0, said
+    assert "out-of-sample IC 0." in said and "(rank correlation; 0 is none)" in said
+    meta = json.loads((tmp_path / "user_data" / "models" / "PlantedReturn" / "v0001" / "metadata.json").read_text())
+    assert meta["metric"] == "ic" and "oos_auc" not in meta and meta["oos_metric"] > 0.2  # AR(1) 0.6 carries on
+    assert meta["label"]["kind"] == "net_forward_return" and meta["entry_cut"] == pytest.approx(np.log1p(0.002))
+    assert all(("ic" in w and w["precision_at_entry"] is None) or 0 <= w["precision_at_entry"] <= 1
+               for w in meta["walk_forward"])  # fmt: skip
+    assert meta["test_backtest"]["trades"] > 0
+    listed = kestrel(capsys, "models", "list", "--config", str(config), "--strategy", "PlantedReturn")[1]
+    assert listed.startswith("v0001: ") and ", IC 0." in listed
 
 
 def test_train_timerange_keeps_to_it(

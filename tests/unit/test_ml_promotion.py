@@ -81,7 +81,7 @@ def test_with_too_few_unseen_rows_the_stored_metric_stands_in_and_other_features
     [
         (None, 0.55, True, "AUC 0.550, above the floor of 0.520; no comparable model served"),
         (None, 0.51, False, "AUC 0.510, below the floor of 0.520"),
-        (None, None, False, "no out-of-sample AUC (a test window with one class only)"),
+        (None, None, False, "no out-of-sample AUC (a test window with one class only, or constant)"),
         (Comparison(0.595, 0.60, 2, 900), 0.59, True, "AUC 0.595 against 0.600 on the same 900 rows of 2 test"),
         (Comparison(0.58, 0.60, 2, 900), 0.70, False, "AUC 0.580 against 0.600 on the same 900 rows"),
         (Comparison(0.58, 0.60, 0), 0.58, False, "walk-forward, each on its own rows: worse by more than 0.01"),
@@ -92,6 +92,15 @@ def test_with_too_few_unseen_rows_the_stored_metric_stands_in_and_other_features
 def test_judge(found: Comparison | None, metric: float | None, promote: bool, reason: str) -> None:
     verdict = judge(found, metric, tolerance=0.01, floor=0.52)
     assert verdict.promote is promote and reason in verdict.reason
+
+
+def test_judge_names_the_metric_and_the_floor_follows_it() -> None:
+    from bot.ml_config import MLConfig
+
+    ml = MLConfig()
+    assert (ml.floor("auc"), ml.floor("ic"), MLConfig(min_metric=0.1).floor("ic")) == (0.52, 0.02, 0.1)
+    verdict = judge(Comparison(0.05, 0.07, 1, 300), 0.05, tolerance=0.01, floor=ml.floor("ic"), name="IC")
+    assert not verdict.promote and verdict.reason.startswith("IC 0.050 against 0.070 on the same 300 rows")
 
 
 def test_due() -> None:

@@ -151,6 +151,9 @@ def _event(kind: str, message: str) -> EventRecord:
         ("tick_error", "ExchangeError: down", "error"),
         ("order_cancelled", "stop sell stop_loss ...", "cancel"),
         ("started", "Kestrel started", "startup"),
+        ("model_promoted", "LgbmSignal v0003 promoted: AUC 0.571 against 0.563 ...", "model"),
+        ("model_rejected", "LgbmSignal v0004 rejected: AUC 0.512, below the floor ...", "model"),
+        ("retrain_failed", "LgbmSignal: retraining failed: ...", "model"),
         ("something_new", "x", None),
     ],
 )
