@@ -70,10 +70,11 @@ def build_candidate(
         regression=strategy.regression(),
     )
     pairs = len(frames)
-    # pooled rows interleave the pairs: `horizon` candles span `horizon * pairs` rows
+    # the purge in rows: pooled rows interleave the pairs, so `horizon` candles span `horizon * pairs`
+    # rows, and a split may fall inside a candle time, which up to `pairs - 1` more rows cover
     spec = TrainSpec(
         objective="regression" if strategy.regression() else "binary",
-        label_horizon=strategy.label_horizon * pairs,
+        label_horizon=strategy.label_horizon * pairs + pairs - 1,
         seed=seed,
     )
     judged = walk_forward_eval(

@@ -116,3 +116,19 @@ def test_a_cancelled_training_stops_with_its_own_error() -> None:
     frames = {"AAA/USDT": pd.DataFrame(planted_candles(4000, 2))}
     with pytest.raises(TrainingCancelledError, match="the daemon is stopping"):
         build_candidate(frames, Small(load_model=False), fee_frac=0.0, seed=1, trained_at_ms=0, cancel=cancel)
+
+
+@pytest.mark.parametrize("short", [0, 1, 2, 7])
+def test_pooled_pairs_keep_the_purge_in_time_when_a_split_falls_inside_a_candle_time(short: int) -> None:
+    """Pairs whose data end at different times put the windows' edges inside a candle time (the
+    windows end with the data); no training label may still reach the first test candle."""
+    frames = {
+        "AAA/USDT": planted_candles(4000, 3),
+        "BBB/USDT": planted_candles(4000, 4).iloc[: 4000 - short],
+        "CCC/USDT": planted_candles(4000, 5).iloc[: 4000 - short],
+    }
+    found = build_candidate(frames, Small(load_model=False), fee_frac=0.0, seed=1, trained_at_ms=0)
+    horizon_ms = Small.label_horizon * 300_000
+    for w in found.judged.windows:
+        trained_until = open_ms(found.dates.iloc[w.split.train.stop - 1])
+        assert trained_until + horizon_ms < open_ms(found.dates.iloc[w.split.test.start])
