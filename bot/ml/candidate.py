@@ -84,6 +84,7 @@ def build_candidate(
         train=strategy.train_rows * pairs,
         test=strategy.test_rows * pairs,
         purge=spec.label_horizon,
+        anchored=strategy.anchored_windows,
         threshold=strategy.entry_cut(),
         progress=progress,
         cancel=cancel,
@@ -107,6 +108,7 @@ def build_candidate(
         "pairs": sorted(frames),
         "timeframe": strategy.timeframe,
         "rows": len(x),
+        "windows": "anchored" if strategy.anchored_windows else "rolling",
         "positive_share": float((y > (strategy.entry_cut() if strategy.regression() else 0.5)).mean()),
         "train_range": [str(dates.iloc[0]), str(dates.iloc[-1])],
         # the last candle the final model's labels looked at: later test windows are unseen by it

@@ -32,6 +32,7 @@ class MLStrategy(Strategy):
     exit_probability: ClassVar[float] = 0.4
     train_rows: ClassVar[int] = 5000  # walk-forward: rows per training window
     test_rows: ClassVar[int] = 1000  # and per test window
+    anchored_windows: ClassVar[bool] = False  # True: each window trains on every row before it
 
     def __init__(self, config: dict[str, Any] | None = None, *, load_model: bool = True) -> None:
         super().__init__(config)
