@@ -27,7 +27,8 @@ from bot.ml.registry import RegistryError
 from bot.ml.strategy import MLStrategy
 from bot.store.repo import Repo
 
-LAST_KEY = "ml_last_retrain_ms"  # market time of the last attempt, kept across restarts
+LAST_KEY = "ml_last_retrain_ms"  # market time of the last finished attempt, kept across restarts
+FAILED_KEY = "ml_last_retrain_failed"  # whether it failed (then it is tried again sooner)
 RETRY_MS = 3_600_000
 
 
@@ -83,6 +84,7 @@ class Retrainer:
             stored = await self._repo.get_state(LAST_KEY)
             # never retrained here, but a model was trained before: its time counts
             self._last_ms = stored if isinstance(stored, int) else self._promoted_trained_at()
+            self._failed = bool(await self._repo.get_state(FAILED_KEY))
             self._loaded = True
         if due(self._clock.now_ms(), self._last_ms, self._every_ms, failed=self._failed):
             self._task = asyncio.create_task(self.run_once(), name="retrain")
@@ -105,26 +107,31 @@ class Retrainer:
 
     async def run_once(self) -> Outcome | None:
         """Never raises (the daemon trades on with the model it has); every failure is one event."""
-        now_ms = self._last_ms = self._clock.now_ms()
+        previous, now_ms = self._last_ms, self._clock.now_ms()
+        self._last_ms = now_ms  # this process does not start another meanwhile
         try:
-            await self._repo.set_state({LAST_KEY: now_ms})
             outcome = await self._retrain(now_ms)
-        except TrainingCancelledError:
+        except TrainingCancelledError:  # not an attempt: the next start tries again as it would have
+            self._last_ms = previous
             logger.info("retraining {}: cancelled, the daemon is stopping", self._name)
             return None
-        except Exception as e:
+        except Exception as e:  # LightGBM or pandas on odd data, the store, the venue
             self._failed = True
             said = str(e) if isinstance(e, KestrelError | OSError) else f"{type(e).__name__}: {e}"
             if not isinstance(e, KestrelError | OSError):
                 logger.opt(exception=e).error("retraining {} failed", self._name)
-            await self._failed_event(f"{self._name}: retraining failed: {said}; tried again later")
+            await self._failed_event(f"{self._name}: retraining failed: {said}; tried again later", now_ms)
             return None
         self._failed = False
         return outcome
 
-    async def _failed_event(self, text: str) -> None:
+    async def _remember(self, now_ms: int, *, failed: bool) -> None:
+        await self._repo.set_state({LAST_KEY: now_ms, FAILED_KEY: failed})
+
+    async def _failed_event(self, text: str, now_ms: int) -> None:
         logger.error(text)
         try:
+            await self._remember(now_ms, failed=True)
             await self._repo.add_event("retrain_failed", text, ts_ms=self._clock.now_ms())
         except Exception as e:
             logger.error("could not record the failed retraining: {}: {}", type(e).__name__, e)
@@ -168,8 +175,8 @@ class Retrainer:
             store, config, self._name, candidate, tested, decision=decision, compared_with=_served_version(served)
         )
         text = f"{self._name} {stored.version} {decision}; {_tested_line(tested)}"
-        if verdict.promote:
-            self._check_cancel()  # stored, not promoted: a person may promote it
+        await self._remember(now_ms, failed=False)
+        if verdict.promote:  # stored as promoted: carried out even when a stop came meanwhile (a file write)
             await asyncio.to_thread(registry_for(config).promote, self._name, stored.version)
             model = candidate.model
 

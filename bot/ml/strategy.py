@@ -6,6 +6,7 @@ model the strategy never enters (and says so once)."""
 
 from __future__ import annotations
 
+from copy import copy as shallow_copy
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -48,6 +49,17 @@ class MLStrategy(Strategy):
         except RegistryError as e:
             logger.warning("{}: {}; no entries until a model is promoted", type(self).__name__, e)
             return
+        kind = "ic" if self.regression() else "auc"
+        if stored.metadata.get("metric", "auc") != kind:  # a probability read as a return, or the reverse
+            logger.error(
+                "{}: the promoted model {} predicts {} but the strategy's label_kind is {}; no entries until "
+                "a model for it is promoted",
+                type(self).__name__,
+                stored.version,
+                "returns" if kind == "auc" else "probabilities",
+                self.label_kind,
+            )
+            return
         self.use_model(lgb.Booster(model_str=stored.model_text()), stored.version)
 
     def use_model(self, model: lgb.Booster, version: str) -> None:
@@ -56,8 +68,8 @@ class MLStrategy(Strategy):
 
     def walk_forward_copy(self, models: list[tuple[int, lgb.Booster]]) -> MLStrategy:
         """The same strategy serving `models` by period, for a backtest beside the running one."""
-        copy = type(self)(self.config, load_model=False)
-        copy.walk_forward = models
+        copy = shallow_copy(self)  # not the constructor: a subclass may have its own signature
+        copy.model, copy.model_version, copy.walk_forward = None, None, models
         return copy
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:

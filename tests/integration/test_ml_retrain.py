@@ -138,6 +138,11 @@ async def test_a_stop_during_training_is_prompt_and_stores_nothing(market: Any, 
     assert await run.stop() < 4  # well under the 8 s the stop would otherwise wait
     assert Registry(tmp_path / "user_data" / "models").versions("Planted") == []
     assert [e.kind for e in (await read_back(market())).events if e.kind in MODEL_EVENTS] == []
+    run = await start(market())  # a cancelled training was no attempt: the next start trains at once
+    try:
+        await run.wait_for(1, "model_promoted", timeout_s=30)
+    finally:
+        await run.stop()
 
 
 async def test_a_failed_training_is_one_event_and_trading_goes_on(market: Any) -> None:

@@ -5,6 +5,7 @@ retraining is due; and a training cancelled mid-way."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -132,3 +133,24 @@ def test_pooled_pairs_keep_the_purge_in_time_when_a_split_falls_inside_a_candle_
     for w in found.judged.windows:
         trained_until = open_ms(found.dates.iloc[w.split.train.stop - 1])
         assert trained_until + horizon_ms < open_ms(found.dates.iloc[w.split.test.start])
+
+
+class SmallReturn(Small):
+    label_kind: ClassVar[str] = "regression"  # type: ignore[misc]
+
+
+def test_a_promoted_model_of_the_other_label_kind_is_not_served(tmp_path: Path) -> None:
+    from bot.ml.registry import Registry
+
+    rng = np.random.default_rng(5)
+    x = pd.DataFrame(rng.normal(size=(300, 2)), columns=["f_a", "f_b"])
+    probability = fit(x, pd.Series((x["f_a"] > 0).astype("float64")), TrainSpec(rounds=5)).model_to_string()
+    registry = Registry(tmp_path / "models")
+    for name in ("Small", "SmallReturn"):
+        registry.save(name, probability, {"metric": "auc"})
+        registry.promote(name, "v0001")
+    config = {"user_data_dir": str(tmp_path)}
+    assert Small(config).model_version == "v0001"
+    assert SmallReturn(config).model is None  # its probabilities would be read as returns: never served
+    copy = Small(config).walk_forward_copy([(0, Small(config).model)])
+    assert copy.model is None and len(copy.walk_forward) == 1 and type(copy) is Small
