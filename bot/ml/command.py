@@ -92,14 +92,8 @@ def train(
 ) -> str:
     """Returns the report printed to the user; raises ConfigError or TrainingError with one line."""
     name = type(strategy).__name__
-    frames = read_frames(config, strategy, datadir, from_ms, until_ms)
-    candidate = build_candidate(
-        frames,
-        strategy,
-        fee_frac=float(config.fee or 0),
-        seed=seed,
-        trained_at_ms=now_ms,
-        progress=progress_bar(progress, name),
+    candidate = candidate_from_files(
+        config, strategy, datadir, seed=seed, now_ms=now_ms, progress=progress, from_ms=from_ms, until_ms=until_ms
     )
     tested = backtest_test_windows(config, strategy, datadir, candidate, until_ms)
     stored = store(config, name, candidate, tested)
@@ -151,16 +145,31 @@ def walk_forward_models(
 ) -> list[tuple[int, lgb.Booster]]:
     """For `kestrel backtest --walk-forward`: one model per walk-forward window, trained on the rows
     before it (purge included), serving from the window's first candle to the next's."""
-    frames = read_frames(config, strategy, datadir)
-    candidate = build_candidate(
+    return candidate_from_files(
+        config, strategy, datadir, seed=seed, now_ms=now_ms, progress=sys.stderr
+    ).window_models()
+
+
+def candidate_from_files(
+    config: Config,
+    strategy: MLStrategy,
+    datadir: Path,
+    *,
+    seed: int,
+    now_ms: int,
+    progress: TextIO | None,
+    from_ms: int | None = None,
+    until_ms: int | None = None,
+) -> Candidate:
+    frames = read_frames(config, strategy, datadir, from_ms, until_ms)
+    return build_candidate(
         frames,
         strategy,
         fee_frac=float(config.fee or 0),
         seed=seed,
         trained_at_ms=now_ms,
-        progress=progress_bar(sys.stderr, type(strategy).__name__),
+        progress=progress_bar(progress, type(strategy).__name__),
     )
-    return candidate.window_models()
 
 
 def models(config: Config, action: str, strategy: str, version: str | None) -> str:
