@@ -80,10 +80,10 @@ class Running:
         return time.monotonic() - started
 
 
-async def start(path: Path) -> Running:
+async def start(path: Path, environ: dict[str, str] | None = None) -> Running:
     config, _ = load_config(path)
     strategy = load_strategy(config.strategy_path, "Planted", config.model_dump(mode="json"))
-    return Running(Daemon(await build_runtime(config, strategy, environ={})))
+    return Running(Daemon(await build_runtime(config, strategy, environ=environ or {})))
 
 
 async def test_the_daemon_trains_promotes_serves_and_retrains_on_schedule(market: Any, tmp_path: Path) -> None:
@@ -181,3 +181,23 @@ def test_a_bad_retrain_every_names_the_key(write_config: Any, value: str, said: 
         load_config(path)
     assert str(caught.value) == f"{path}: ml.retrain_every: {said}"
     assert json.loads(path.read_text())["ml"]["retrain_every"] == value
+
+
+async def test_a_promotion_reaches_telegram_as_a_model_notice(market: Any, tmp_path: Path) -> None:
+    """The real python-telegram-bot, a fake Bot API on 127.0.0.1: the notice kind `model` alone on."""
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.integration.test_telegram import ALL_OFF, CHAT, ENV, TOKEN, telegram_section
+
+    async with FakeTelegram(TOKEN) as tg:
+        path = market()
+        raw = json.loads(path.read_text())
+        raw["telegram"] = telegram_section(tg, notifications={**ALL_OFF, "model": "on"})
+        path.write_text(json.dumps(raw))
+        run = await start(path, ENV)
+        try:
+            await run.wait_for(1, "model_promoted")
+            told = await tg.wait_for(lambda: [t for t in tg.texts_to(CHAT) if "Planted v0001 promoted" in t])
+        finally:
+            await run.stop()
+    assert len(told) == 1 and "AUC 0." in told[0] and "buy and hold" in told[0]
+    assert not any("Kestrel started" in t for t in tg.texts_to(CHAT))  # every other kind is off
