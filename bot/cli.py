@@ -219,12 +219,7 @@ def _train(args: argparse.Namespace, config: Config) -> int:
     strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
     if not isinstance(strategy, MLStrategy):
         raise ConfigError(f"train: {name} is not an ML strategy (subclass bot.ml.strategy.MLStrategy)")
-    from_ms = until_ms = None
-    if args.timerange:
-        try:
-            from_ms, until_ms = parse_timerange(args.timerange, now_ms=2**62)
-        except ValueError as e:
-            raise ConfigError(f"--timerange: {e}") from None
+    from_ms, until_ms = _timerange(args.timerange)
     from bot.clock import SystemClock
 
     report = train(
@@ -233,12 +228,23 @@ def _train(args: argparse.Namespace, config: Config) -> int:
         args.datadir,
         seed=args.seed,
         now_ms=SystemClock().now_ms(),
-        from_ms=from_ms or None,
-        until_ms=None if until_ms == 2**62 else until_ms,
+        from_ms=from_ms,
+        until_ms=until_ms,
         progress=sys.stderr,
     )
     print(report)
     return EXIT_OK
+
+
+def _timerange(text: str | None) -> tuple[int | None, int | None]:
+    """`--timerange` as (from_ms, until_ms); None for an open end (or no range at all)."""
+    if not text:
+        return None, None
+    try:
+        from_ms, until_ms = parse_timerange(text, now_ms=2**62)
+    except ValueError as e:
+        raise ConfigError(f"--timerange: {e}") from None
+    return from_ms or None, None if until_ms == 2**62 else until_ms
 
 
 def _install_service(args: argparse.Namespace, config: Config) -> int:
@@ -296,13 +302,7 @@ def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> 
 
     name = require_strategy(config, args.config, args.strategy)
     strategy = load_strategy(config.strategy_path, name, config.model_dump(mode="json"))
-    from_ms = until_ms = None
-    if args.timerange:
-        try:
-            from_ms, until_ms = parse_timerange(args.timerange, now_ms=2**62)
-        except ValueError as e:
-            raise ConfigError(f"--timerange: {e}") from None
-        from_ms = from_ms or None
+    from_ms, until_ms = _timerange(args.timerange)
     if args.timeframe is not None:
         try:
             timeframe_s(args.timeframe)
@@ -314,7 +314,7 @@ def _backtest(args: argparse.Namespace, config: Config, warnings: list[str]) -> 
         datadir=args.datadir,
         timeframe=args.timeframe,
         from_ms=from_ms,
-        until_ms=None if until_ms == 2**62 else until_ms,
+        until_ms=until_ms,
         pairs=args.pairs,
         export_dir=args.export_dir,
     )

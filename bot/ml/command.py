@@ -117,12 +117,17 @@ def report(name: str, version: str, candidate: Candidate, tested: dict[str, Any]
         f"({baseline})"
     )
     if tested:
-        hold = tested["buy_and_hold_ratio"]
-        line += (
-            f"; test windows backtested: {tested['trades']} trades, {tested['profit_total_ratio'] * 100:+.2f}% "
-            f"(buy and hold {'-' if hold is None else f'{hold * 100:+.2f}%'})"
-        )
+        line += f"; test windows backtested: {tested_summary(tested)}"
     return line
+
+
+def tested_summary(tested: dict[str, Any]) -> str:
+    """`243 trades, -3.89% (buy and hold +16.21%)`: the test-window backtest in one phrase."""
+    hold = tested.get("buy_and_hold_ratio")
+    return (
+        f"{tested['trades']} trades, {tested['profit_total_ratio'] * 100:+.2f}% "
+        f"(buy and hold {'-' if hold is None else f'{hold * 100:+.2f}%'})"
+    )
 
 
 def progress_bar(out: TextIO | None, label: str, width: int = 20) -> Progress | None:

@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.errors import KestrelError, StoppingError, TrainingCancelledError
 from bot.exchange.base import Exchange
 from bot.ml.candidate import Candidate, build_candidate
-from bot.ml.command import backtest_test_windows, registry_for, store
+from bot.ml.command import backtest_test_windows, registry_for, store, tested_summary
 from bot.ml.history import gather
 from bot.ml.promotion import Comparison, Verdict, compare, judge
 from bot.ml.registry import RegistryError
@@ -248,8 +248,4 @@ def _default_history(strategy: MLStrategy) -> int:
 def _tested_line(tested: dict[str, Any]) -> str:
     if not tested:
         return "no test window to backtest"
-    hold = tested.get("buy_and_hold_ratio")
-    return (
-        f"test windows from {tested['start'][:10]}: {tested['trades']} trades, "
-        f"{tested['profit_total_ratio'] * 100:+.2f}% (buy and hold {'-' if hold is None else f'{hold * 100:+.2f}%'})"
-    )
+    return f"test windows from {tested['start'][:10]}: {tested_summary(tested)}"
